@@ -1,0 +1,17 @@
+package dev.keepup;
+
+/** Why a frame taken from the source was never handed to the transport. */
+public enum SkipReason {
+  /** A fresher frame arrived while this one waited for the transport (latest wins). */
+  SUPERSEDED,
+  /** Older than the builder's {@code staleAfter} when its turn came. */
+  STALE,
+  /** Larger than the builder's {@code maxFrameBytes}. */
+  TOO_LARGE,
+  /** A {@link FrameKind#DELTA} whose reference chain was broken by an earlier skip. */
+  BROKEN_REFERENCE,
+  /** Not a {@link FrameKind#KEY} of the rendition being switched to, while the switch waited. */
+  AWAITING_KEY,
+  /** Still waiting when the sender stopped. */
+  CLOSED
+}

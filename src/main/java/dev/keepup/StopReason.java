@@ -1,0 +1,13 @@
+package dev.keepup;
+
+/** Why a {@link PacedSender} stopped; reported once to the listener and kept in the stats. */
+public enum StopReason {
+  /** {@link PacedSender#close()} was called. */
+  CLOSED,
+  /** The WebSocket session was closed, by either side, or found closed. */
+  SESSION_CLOSED,
+  /** The container reported a failed send; the session is presumed unusable. */
+  SEND_FAILED,
+  /** The source threw or returned invalid frames too many times in a row. */
+  SOURCE_FAILED
+}

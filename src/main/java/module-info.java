@@ -1,0 +1,4 @@
+module dev.keepup {
+  requires transitive jakarta.websocket;
+  exports dev.keepup;
+}

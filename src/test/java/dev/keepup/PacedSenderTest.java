@@ -1,0 +1,416 @@
+package dev.keepup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keepup.testing.FakeSession;
+import dev.keepup.testing.FakeSession.Completion;
+import dev.keepup.testing.VirtualTime;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+final class PacedSenderTest {
+  private static final long MS = 1_000_000L;
+
+  private final VirtualTime time = new VirtualTime();
+  private final FakeSession fake = new FakeSession(time);
+  private final RecordingListener listener = new RecordingListener();
+
+  private PacedSender.Builder builder(FrameSource source) {
+    return PacedSender.newBuilder(fake.session())
+        .source(source)
+        .ticker(time)
+        .scheduler(time)
+        .listener(listener);
+  }
+
+  /** A source that makes a fresh KEY frame of {@code size} bytes, captured now, on every poll. */
+  private FrameSource keyFrames(int size) {
+    return rendition -> Frame.of(ByteBuffer.allocate(size), time.read());
+  }
+
+  @Test
+  void pacing_30fpsWithInstantTransport_sends300FramesIn10Seconds() {
+    PacedSender sender = builder(keyFrames(1000)).targetFps(30).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(10).minusNanos(1));
+
+    SenderStats stats = sender.stats();
+    assertThat(stats.framesCompleted()).isEqualTo(300);
+    assertThat(stats.achievedFps()).isCloseTo(30.0, org.assertj.core.data.Offset.offset(0.01));
+    assertThat(stats.isBalanced()).isTrue();
+    List<FakeSession.Send> sends = fake.sends();
+    for (int i = 1; i < sends.size(); i++) {
+      long gap = sends.get(i).atNanos() - sends.get(i - 1).atNanos();
+      assertThat(gap).isBetween(33_333_333L - 1, 33_333_334L);
+    }
+  }
+
+  @Test
+  void pacing_afterStall_doesNotBurstToCatchUp() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(1000)).targetFps(10).build();
+    sender.start();
+    assertThat(fake.sends()).hasSize(1);
+
+    // The client stalls for 2 s: ticks keep replacing the one waiting frame.
+    time.advance(Duration.ofSeconds(2));
+    assertThat(fake.sends()).hasSize(1);
+    long stallEnd = time.read();
+    fake.completeNext();
+    assertThat(fake.sends()).hasSize(2);
+    assertThat(fake.sends().get(1).atNanos()).isEqualTo(stallEnd);
+
+    fake.completion(Completion.INLINE);
+    fake.completeNext();
+    time.advance(Duration.ofSeconds(1));
+    List<FakeSession.Send> sends = fake.sends();
+    for (int i = 2; i < sends.size(); i++) {
+      assertThat(sends.get(i).atNanos() - sends.get(i - 1).atNanos()).isGreaterThanOrEqualTo(100 * MS - 1);
+    }
+    assertThat(sends.size()).isBetween(11, 12);
+    assertThat(sender.stats().skipped(SkipReason.SUPERSEDED)).isEqualTo(19);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void maxBytesPerSecond_capsSendRate() {
+    PacedSender sender = builder(keyFrames(10_000)).targetFps(60).maxBytesPerSecond(100_000).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(10));
+
+    SenderStats stats = sender.stats();
+    // 100 KB/s of 10 KB frames is 10 frames a second; the first goes at once.
+    assertThat(stats.bytesCompleted()).isBetween(990_000L, 1_010_000L);
+    List<FakeSession.Send> sends = fake.sends();
+    for (int i = 1; i < sends.size(); i++) {
+      assertThat(sends.get(i).atNanos() - sends.get(i - 1).atNanos()).isGreaterThanOrEqualTo(100 * MS);
+    }
+    assertThat(stats.skipped(SkipReason.SUPERSEDED)).isGreaterThan(0);
+    assertThat(stats.isBalanced()).isTrue();
+  }
+
+  @Test
+  void latestWins_freshKeyFrameReplacesStaleUnsentOne() {
+    fake.completion(Completion.MANUAL);
+    List<Frame> made = new ArrayList<>();
+    FrameSource source = rendition -> {
+      Frame frame = Frame.of(ByteBuffer.allocate(100), time.read());
+      made.add(frame);
+      return frame;
+    };
+    PacedSender sender = builder(source).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(450)); // ticks at 100..400 ms while the first send is out
+
+    SenderStats stats = sender.stats();
+    assertThat(stats.framesTaken()).isEqualTo(5);
+    assertThat(stats.framesPending()).isEqualTo(1);
+    assertThat(stats.skipped(SkipReason.SUPERSEDED)).isEqualTo(3);
+    assertThat(listener.skipped).extracting(s -> s.frame).containsExactly(made.get(1), made.get(2), made.get(3));
+
+    fake.completeNext();
+    assertThat(fake.sends()).hasSize(2);
+    assertThat(fake.sends().get(1).data()).isNotSameAs(made.get(4).payload()); // a duplicate, not the original
+    assertThat(listener.completed).containsExactly(made.get(0));
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void send_neverOverlapsInTheContainer() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(100)).targetFps(100).build();
+    sender.start();
+    for (int i = 0; i < 200; i++) {
+      time.advance(Duration.ofMillis(7));
+      if (i % 3 == 0) {
+        fake.completeNext();
+      }
+    }
+    assertThat(fake.overlaps()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void deltaChain_waitsForKeyAndSkipsBrokenReferences() {
+    fake.completion(Completion.MANUAL);
+    List<Integer> keyRequests = new ArrayList<>();
+    FrameKind[] pattern = {FrameKind.DELTA, FrameKind.KEY, FrameKind.DELTA, FrameKind.DISPOSABLE,
+        FrameKind.DELTA, FrameKind.DELTA, FrameKind.DELTA, FrameKind.DELTA, FrameKind.KEY};
+    int[] index = {0};
+    FrameSource source = new FrameSource() {
+      @Override
+      public Frame poll(int rendition) {
+        if (index[0] >= pattern.length) {
+          return null;
+        }
+        return Frame.of(ByteBuffer.allocate(10), time.read(), pattern[index[0]++], 0);
+      }
+
+      @Override
+      public void requestKeyFrame(int rendition) {
+        keyRequests.add(rendition);
+      }
+    };
+    PacedSender sender = builder(source).targetFps(10).maxPendingFrames(3).build();
+    sender.start();
+    // DELTA before any KEY: the client has no reference.
+    assertThat(listener.skippedReasons()).containsExactly(SkipReason.BROKEN_REFERENCE);
+    assertThat(keyRequests).containsExactly(0);
+
+    time.advance(Duration.ofMillis(100)); // KEY goes out and stays in flight
+    time.advance(Duration.ofMillis(300)); // DELTA, DISPOSABLE, DELTA queue up
+    time.advance(Duration.ofMillis(100)); // a DELTA into a full queue: the DISPOSABLE is shed
+    assertThat(sender.stats().framesPending()).isEqualTo(3);
+    assertThat(listener.skippedReasons()).endsWith(SkipReason.SUPERSEDED);
+    time.advance(Duration.ofMillis(100)); // full of references: the newcomer breaks the chain
+    assertThat(listener.skippedReasons()).endsWith(SkipReason.BROKEN_REFERENCE);
+    time.advance(Duration.ofMillis(100)); // a DELTA after the break is skipped too
+    assertThat(listener.skippedReasons()).endsWith(SkipReason.BROKEN_REFERENCE, SkipReason.BROKEN_REFERENCE);
+    assertThat(keyRequests).containsExactly(0, 0); // once per break, not once per skipped frame
+
+    fake.completion(Completion.INLINE);
+    fake.completeNext(); // drains the three queued frames, each sent after the last completes
+    time.advance(Duration.ofMillis(100)); // the KEY restores the chain
+    assertThat(listener.completed).extracting(Frame::kind).containsExactly(
+        FrameKind.KEY, FrameKind.DELTA, FrameKind.DELTA, FrameKind.DELTA, FrameKind.KEY);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void staleFrame_isSkippedAndBreaksItsChain() {
+    fake.completion(Completion.MANUAL);
+    long[] captured = {0};
+    FrameSource source = rendition -> Frame.of(ByteBuffer.allocate(10), captured[0]++ == 0 ? time.read() : time.read() - 2_000 * MS);
+    PacedSender sender = builder(source).targetFps(10).staleAfter(Duration.ofMillis(500)).build();
+    sender.start();
+    time.advance(Duration.ofMillis(100));
+    fake.completeNext();
+    assertThat(sender.stats().skipped(SkipReason.STALE)).isEqualTo(1);
+    assertThat(fake.sends()).hasSize(1);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void sameFrameReturnedTwice_isTakenOnce() {
+    Frame only = Frame.of(ByteBuffer.allocate(10), time.read());
+    PacedSender sender = builder(rendition -> only).targetFps(10).staleAfter(Duration.ofHours(1)).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1));
+    assertThat(sender.stats().framesTaken()).isEqualTo(1);
+    assertThat(fake.sends()).hasSize(1);
+  }
+
+  @Test
+  void sourceThatThrows_isCountedAndRepeatedFailuresStopTheSender() {
+    int[] polls = {0};
+    boolean[] broken = {false};
+    FrameSource source = rendition -> {
+      if (broken[0] || ++polls[0] % 2 == 0) {
+        throw new IllegalStateException("camera hiccup");
+      }
+      return Frame.of(ByteBuffer.allocate(10), time.read());
+    };
+    PacedSender sender = builder(source).targetFps(10).maxConsecutiveSourceFailures(3).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1));
+    assertThat(sender.isRunning()).isTrue();
+    assertThat(sender.stats().sourceFailures()).isEqualTo(5);
+    assertThat(listener.sourceErrors).hasSize(5).allSatisfy(error ->
+        assertThat(error).hasMessage("frame source threw").hasRootCauseMessage("camera hiccup"));
+
+    broken[0] = true;
+    time.advance(Duration.ofSeconds(1));
+    assertThat(sender.isRunning()).isFalse();
+    assertThat(listener.stops).containsExactly(StopReason.SOURCE_FAILED);
+    assertThat(sender.stats().stopReason()).isEqualTo(StopReason.SOURCE_FAILED);
+    assertThat(time.scheduledTasks()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void oversizedFrame_isSkippedAndCountedAsSourceFailure() {
+    int[] size = {100, 5000, 100};
+    int[] i = {0};
+    FrameSource source = rendition -> i[0] < size.length ? Frame.of(ByteBuffer.allocate(size[i[0]++]), time.read()) : null;
+    PacedSender sender = builder(source).targetFps(10).maxFrameBytes(1000).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1));
+    SenderStats stats = sender.stats();
+    assertThat(stats.skipped(SkipReason.TOO_LARGE)).isEqualTo(1);
+    assertThat(stats.sourceFailures()).isEqualTo(1);
+    assertThat(stats.framesCompleted()).isEqualTo(2);
+    assertThat(listener.sourceErrors).singleElement().satisfies(error ->
+        assertThat(error).isInstanceOf(IllegalArgumentException.class).hasMessage("frame size exceeds maxFrameBytes (1000): 5000"));
+    assertThat(stats.isBalanced()).isTrue();
+  }
+
+  @Test
+  void clientGoneMidSend_stopsWithSessionClosedAndBalancedAccounting() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(250));
+    fake.closeRemotely();
+    time.advance(Duration.ofSeconds(1));
+
+    SenderStats stats = sender.stats();
+    assertThat(sender.isRunning()).isFalse();
+    assertThat(listener.stops).containsExactly(StopReason.SESSION_CLOSED);
+    assertThat(stats.framesFailed()).isEqualTo(1);
+    assertThat(stats.skipped(SkipReason.CLOSED)).isEqualTo(1);
+    assertThat(stats.framesPending()).isZero();
+    assertThat(stats.framesInFlight()).isZero();
+    assertThat(stats.isBalanced()).isTrue();
+    assertThat(time.scheduledTasks()).isZero();
+  }
+
+  @Test
+  void sessionFoundClosedAtTick_stopsWithSessionClosed() throws IOException {
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    fake.session().close();
+    time.advance(Duration.ofMillis(100));
+    assertThat(listener.stops).containsExactly(StopReason.SESSION_CLOSED);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void failedSendOnOpenSession_stopsWithSendFailed() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    IOException error = new IOException("broken pipe");
+    fake.failNext(error);
+    assertThat(listener.stops).containsExactly(StopReason.SEND_FAILED);
+    assertThat(listener.stopCauses).containsExactly(error);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void containerRefusingTheSend_failsTheFrameAndStops() {
+    fake.refuseSends(new IllegalStateException("The remote endpoint was in state [TEXT_FULL_WRITING]"));
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    assertThat(listener.stops).containsExactly(StopReason.SEND_FAILED);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void close_isIdempotentReportsOnceAndSkipsPendingFrames() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(150));
+    sender.close();
+    sender.close();
+    assertThat(listener.stops).containsExactly(StopReason.CLOSED);
+    SenderStats stats = sender.stats();
+    assertThat(stats.skipped(SkipReason.CLOSED)).isEqualTo(1);
+    assertThat(stats.framesInFlight()).isEqualTo(1);
+    assertThat(stats.isBalanced()).isTrue();
+
+    fake.completeNext(); // the frame in the container completes after close
+    assertThat(sender.stats().framesCompleted()).isEqualTo(1);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+    assertThat(time.scheduledTasks()).isZero();
+    assertThat(fake.sends()).hasSize(1);
+  }
+
+  @Test
+  void start_twiceOrAfterClose_isRejected() {
+    PacedSender sender = builder(keyFrames(100)).build();
+    sender.start();
+    assertThatThrownBy(sender::start).isInstanceOf(IllegalStateException.class).hasMessage("sender already started");
+    sender.close();
+    assertThatThrownBy(sender::start).isInstanceOf(IllegalStateException.class).hasMessage("sender already stopped");
+  }
+
+  @Test
+  void listenerThatThrows_doesNotStopTheSender() {
+    SenderListener angry = new SenderListener() {
+      @Override
+      public void onFrameCompleted(Frame frame, long sendLatencyNanos) {
+        throw new IllegalStateException("listener bug");
+      }
+    };
+    PacedSender sender = PacedSender.newBuilder(fake.session()).source(keyFrames(10))
+        .ticker(time).scheduler(time).targetFps(10).listener(angry).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1).minusNanos(1));
+    assertThat(sender.isRunning()).isTrue();
+    assertThat(sender.stats().framesCompleted()).isEqualTo(10);
+  }
+
+  @Test
+  void builder_rejectsBadValuesWithMessagesNamingThem() {
+    PacedSender.Builder builder = PacedSender.newBuilder(fake.session());
+    assertThatThrownBy(() -> PacedSender.newBuilder(null)).isInstanceOf(NullPointerException.class).hasMessage("session");
+    assertThatThrownBy(() -> builder.targetFps(0)).hasMessage("targetFps must be in (0, 1000]: 0.0");
+    assertThatThrownBy(() -> builder.targetFps(Double.NaN)).hasMessage("targetFps must be in (0, 1000]: NaN");
+    assertThatThrownBy(() -> builder.targetFps(1001)).hasMessage("targetFps must be in (0, 1000]: 1001.0");
+    assertThatThrownBy(() -> builder.maxBytesPerSecond(0)).hasMessage("maxBytesPerSecond must be > 0: 0");
+    assertThatThrownBy(() -> builder.maxFrameBytes(-1)).hasMessage("maxFrameBytes must be > 0: -1");
+    assertThatThrownBy(() -> builder.maxPendingFrames(0)).hasMessage("maxPendingFrames must be in [1, 64]: 0");
+    assertThatThrownBy(() -> builder.maxPendingFrames(65)).hasMessage("maxPendingFrames must be in [1, 64]: 65");
+    assertThatThrownBy(() -> builder.staleAfter(Duration.ZERO)).hasMessage("staleAfter must be > 0: PT0S");
+    assertThatThrownBy(() -> builder.staleAfter(null)).isInstanceOf(NullPointerException.class).hasMessage("staleAfter");
+    assertThatThrownBy(() -> builder.maxConsecutiveSourceFailures(0)).hasMessage("maxConsecutiveSourceFailures must be >= 1: 0");
+    assertThatThrownBy(() -> builder.source(null)).isInstanceOf(NullPointerException.class).hasMessage("source");
+    assertThatThrownBy(() -> builder.listener(null)).isInstanceOf(NullPointerException.class).hasMessage("listener");
+    assertThatThrownBy(() -> builder.ticker(null)).isInstanceOf(NullPointerException.class).hasMessage("ticker");
+    assertThatThrownBy(() -> builder.scheduler(null)).isInstanceOf(NullPointerException.class).hasMessage("scheduler");
+    assertThatThrownBy(builder::build).isInstanceOf(IllegalStateException.class).hasMessage("source is required");
+  }
+
+  @Test
+  void frame_rejectsBadInput() {
+    assertThatThrownBy(() -> Frame.of(null, 0)).isInstanceOf(NullPointerException.class).hasMessage("payload");
+    assertThatThrownBy(() -> Frame.of(ByteBuffer.allocate(1), 0, null, 0)).isInstanceOf(NullPointerException.class).hasMessage("kind");
+    assertThatThrownBy(() -> Frame.of(ByteBuffer.allocate(1), 0, FrameKind.KEY, -1)).hasMessage("rendition must be >= 0: -1");
+  }
+
+  /** Records what the sender reports. */
+  static final class RecordingListener implements SenderListener {
+    record Skip(Frame frame, SkipReason reason) {}
+
+    final List<Frame> completed = new ArrayList<>();
+    final List<Skip> skipped = new ArrayList<>();
+    final List<Throwable> sourceErrors = new ArrayList<>();
+    final List<StopReason> stops = new ArrayList<>();
+    final List<Throwable> stopCauses = new ArrayList<>();
+
+    @Override
+    public void onFrameCompleted(Frame frame, long sendLatencyNanos) {
+      completed.add(frame);
+    }
+
+    @Override
+    public void onFrameSkipped(Frame frame, SkipReason reason) {
+      skipped.add(new Skip(frame, reason));
+    }
+
+    @Override
+    public void onSourceError(Throwable error) {
+      sourceErrors.add(error);
+    }
+
+    @Override
+    public void onStopped(StopReason reason, Throwable cause) {
+      stops.add(reason);
+      stopCauses.add(cause);
+    }
+
+    List<SkipReason> skippedReasons() {
+      return skipped.stream().map(Skip::reason).toList();
+    }
+  }
+
+}

@@ -1,0 +1,166 @@
+package dev.keepup.testing;
+
+import jakarta.websocket.MessageHandler;
+import jakarta.websocket.RemoteEndpoint;
+import jakarta.websocket.SendHandler;
+import jakarta.websocket.SendResult;
+import jakarta.websocket.Session;
+import java.io.IOException;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Proxy;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * A {@link Session} double for unit tests of the send loop: records async binary sends and
+ * lets the test decide when each completes. Only the methods the library uses are real; the
+ * rest throw, so a test notices if the library starts depending on something new.
+ */
+public final class FakeSession {
+
+  /** How sends complete. */
+  public enum Completion {
+    /** Inside {@code sendBinary}, before it returns (as Tyrus does when the socket has room). */
+    INLINE,
+    /** When the test calls {@link #completeNext}. */
+    MANUAL
+  }
+
+  /** One send the container accepted. */
+  public record Send(ByteBuffer data, long atNanos, int size) {}
+
+  private final VirtualTime time;
+  private final Session session;
+  private final List<Send> sends = new ArrayList<>();
+  private final List<MessageHandler> handlers = new ArrayList<>();
+  private Completion completion = Completion.INLINE;
+  private SendHandler outstanding;
+  private boolean open = true;
+  private int overlaps;
+  private RuntimeException refuseWith;
+  private Consumer<ByteBuffer> onSend = data -> {};
+
+  public FakeSession(VirtualTime time) {
+    this.time = time;
+    RemoteEndpoint.Async async = (RemoteEndpoint.Async) Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {RemoteEndpoint.Async.class}, asyncHandler());
+    this.session = (Session) Proxy.newProxyInstance(
+        getClass().getClassLoader(), new Class<?>[] {Session.class}, (proxy, method, args) -> {
+          switch (method.getName()) {
+            case "getAsyncRemote": return async;
+            case "isOpen": return open;
+            case "getId": return "fake";
+            case "addMessageHandler":
+              handlers.add((MessageHandler) args[args.length - 1]);
+              return null;
+            case "getMessageHandlers": return java.util.Set.copyOf(handlers);
+            case "close":
+              open = false;
+              return null;
+            case "toString": return "FakeSession";
+            case "hashCode": return System.identityHashCode(proxy);
+            case "equals": return proxy == args[0];
+            default: throw new UnsupportedOperationException("FakeSession." + method.getName());
+          }
+        });
+  }
+
+  private InvocationHandler asyncHandler() {
+    return (proxy, method, args) -> {
+      if (method.getName().equals("sendBinary") && args.length == 2
+          && args[1] instanceof SendHandler handler) {
+        sendBinary((ByteBuffer) args[0], handler);
+        return null;
+      }
+      switch (method.getName()) {
+        case "toString": return "FakeSession.Async";
+        case "hashCode": return System.identityHashCode(proxy);
+        case "equals": return proxy == args[0];
+        default: throw new UnsupportedOperationException("FakeSession.Async." + method.getName());
+      }
+    };
+  }
+
+  private void sendBinary(ByteBuffer data, SendHandler handler) {
+    if (refuseWith != null) {
+      throw refuseWith;
+    }
+    if (outstanding != null) {
+      overlaps++;
+      throw new IllegalStateException("a send is already outstanding");
+    }
+    int size = data.remaining();
+    sends.add(new Send(data, time.read(), size));
+    onSend.accept(data);
+    outstanding = handler;
+    if (completion == Completion.INLINE) {
+      completeNext();
+    }
+  }
+
+  public Session session() {
+    return session;
+  }
+
+  public FakeSession completion(Completion completion) {
+    this.completion = completion;
+    return this;
+  }
+
+  /** Makes every later send throw {@code error} from {@code sendBinary}. */
+  public FakeSession refuseSends(RuntimeException error) {
+    this.refuseWith = error;
+    return this;
+  }
+
+  public FakeSession onSend(Consumer<ByteBuffer> onSend) {
+    this.onSend = onSend;
+    return this;
+  }
+
+  /** Completes the outstanding send successfully; returns false if there was none. */
+  public boolean completeNext() {
+    SendHandler handler = outstanding;
+    if (handler == null) {
+      return false;
+    }
+    outstanding = null;
+    handler.onResult(new SendResult());
+    return true;
+  }
+
+  /** Fails the outstanding send with {@code error}. */
+  public boolean failNext(Throwable error) {
+    SendHandler handler = outstanding;
+    if (handler == null) {
+      return false;
+    }
+    outstanding = null;
+    handler.onResult(new SendResult(error));
+    return true;
+  }
+
+  /** Marks the session closed, as when the client goes away; the outstanding send, if any, fails. */
+  public void closeRemotely() {
+    open = false;
+    failNext(new IOException("connection closed by peer"));
+  }
+
+  public boolean hasOutstanding() {
+    return outstanding != null;
+  }
+
+  public List<Send> sends() {
+    return sends;
+  }
+
+  public int overlaps() {
+    return overlaps;
+  }
+
+  public List<MessageHandler> handlers() {
+    return handlers;
+  }
+}
