@@ -1,10 +1,13 @@
 package dev.keepup;
 
+import dev.keepup.internal.send.PingExecutor;
 import dev.keepup.internal.send.SendLoop;
 import dev.keepup.internal.send.SessionTransport;
 import jakarta.websocket.Session;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 
 /**
  * Streams frames from a {@link FrameSource} to one WebSocket session at a paced frame rate,
@@ -45,7 +48,15 @@ public final class PacedSender implements AutoCloseable {
         builder.maxFrameBytes,
         builder.maxPendingFrames,
         builder.staleAfterNanos,
-        builder.maxConsecutiveSourceFailures);
+        builder.maxConsecutiveSourceFailures,
+        builder.pingEvery,
+        builder.clientAcks,
+        builder.registerMessageHandlers,
+        builder.closeOnBadAck,
+        builder.minInFlightBytes,
+        builder.maxInFlightBytes,
+        builder.stallAfterNanos,
+        builder.pingExecutor);
     Session session = builder.session;
     this.loop = new SendLoop(config, completion -> new SessionTransport(session, completion));
   }
@@ -84,9 +95,32 @@ public final class PacedSender implements AutoCloseable {
     return loop.isRunning();
   }
 
-  /** Returns a consistent snapshot of the sender's counters. */
+  /** Returns a consistent snapshot of the sender's counters and signals. */
   public SenderStats stats() {
     return loop.stats();
+  }
+
+  /**
+   * Passes a pong's application data to the sender, for a host whose endpoint has its own pong
+   * handler (build with {@code registerMessageHandlers(false)}). Pongs that are not the sender's
+   * are ignored and counted; the buffer is only read.
+   *
+   * @return whether the pong acknowledged a frame
+   */
+  public boolean acceptPong(ByteBuffer applicationData) {
+    return loop.acceptPong(applicationData);
+  }
+
+  /**
+   * Passes a text message to the sender, for a host whose endpoint has its own text handler
+   * (build with {@code registerMessageHandlers(false)}): call it first, and handle the message
+   * yourself when it returns false. See {@code docs/protocol.md}.
+   *
+   * @return false if the message is not a client ack (it lacks the protocol's prefix); true if
+   *     it was one, whether accepted or rejected as invalid
+   */
+  public boolean acceptClientAck(String message) {
+    return loop.acceptClientAck(message);
   }
 
   /** Configures a {@link PacedSender}; every option is checked when set. Not thread safe. */
@@ -102,6 +136,14 @@ public final class PacedSender implements AutoCloseable {
     private int maxPendingFrames = 3;
     private long staleAfterNanos = Duration.ofSeconds(1).toNanos();
     private int maxConsecutiveSourceFailures = 30;
+    private int pingEvery = 1;
+    private boolean clientAcks;
+    private boolean registerMessageHandlers = true;
+    private boolean closeOnBadAck;
+    private long minInFlightBytes = 16 << 10;
+    private long maxInFlightBytes = 4 << 20;
+    private long stallAfterNanos = Duration.ofSeconds(1).toNanos();
+    private Executor pingExecutor = PingExecutor.SHARED;
 
     private Builder(Session session) {
       this.session = session;
@@ -205,6 +247,102 @@ public final class PacedSender implements AutoCloseable {
             "maxConsecutiveSourceFailures must be >= 1: " + maxConsecutiveSourceFailures);
       }
       this.maxConsecutiveSourceFailures = maxConsecutiveSourceFailures;
+      return this;
+    }
+
+    /**
+     * Sends a ping after every {@code n}th frame, whose pong acknowledges that frame and every
+     * one before it: the signal that sees past kernel buffers, with any RFC 6455 client. 0
+     * turns pings off; with no client acks either, the sender falls back to send completion
+     * only, which cannot tell a full kernel buffer from a fast client. Default 1.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= n <= 1000}
+     */
+    public Builder pingEvery(int n) {
+      if (n < 0 || n > 1000) {
+        throw new IllegalArgumentException("pingEvery must be in [0, 1000]: " + n);
+      }
+      this.pingEvery = n;
+      return this;
+    }
+
+    /**
+     * Accepts acks from the client ({@code keepup-client.js}, or any client speaking {@code
+     * docs/protocol.md}): received and rendered counts that also show the client's own lag.
+     * The sender must then be the only sender of binary messages on the session, since acks
+     * count them. Default false.
+     */
+    public Builder clientAcks(boolean clientAcks) {
+      this.clientAcks = clientAcks;
+      return this;
+    }
+
+    /**
+     * Whether {@link PacedSender#start()} adds a pong handler (when pings are on) and a text
+     * handler (when client acks are on) to the session. Turn it off when the endpoint has its
+     * own, and pass pongs to {@link PacedSender#acceptPong} and text messages to {@link
+     * PacedSender#acceptClientAck}. Default true.
+     */
+    public Builder registerMessageHandlers(boolean registerMessageHandlers) {
+      this.registerMessageHandlers = registerMessageHandlers;
+      return this;
+    }
+
+    /**
+     * Whether an invalid, forged or flooding ack closes the session with 1008 (policy
+     * violation) and stops the sender with {@link StopReason#PROTOCOL_VIOLATION}. Either way it
+     * is counted and never acted on. Default false: ignore and count.
+     */
+    public Builder closeOnBadAck(boolean closeOnBadAck) {
+      this.closeOnBadAck = closeOnBadAck;
+      return this;
+    }
+
+    /**
+     * Bounds the in-flight cap: a frame is released only when the bytes estimated still queued
+     * toward the client are at most twice the delivery rate times the min RTT, clamped to
+     * {@code [minBytes, maxBytes]}. The lower bound keeps the stream moving before the first
+     * ack and on very slow links; the upper bound limits what a fast link may queue. Defaults
+     * 16 KiB and 4 MiB. Applies only while acks arrive.
+     *
+     * @throws IllegalArgumentException unless {@code 0 < minBytes <= maxBytes}
+     */
+    public Builder inFlightCap(long minBytes, long maxBytes) {
+      if (minBytes <= 0) {
+        throw new IllegalArgumentException("inFlightCap minBytes must be > 0: " + minBytes);
+      }
+      if (maxBytes < minBytes) {
+        throw new IllegalArgumentException(
+            "inFlightCap maxBytes must be >= minBytes (" + minBytes + "): " + maxBytes);
+      }
+      this.minInFlightBytes = minBytes;
+      this.maxInFlightBytes = maxBytes;
+      return this;
+    }
+
+    /**
+     * Sets how long frames may go unacknowledged (or a send uncompleted, without acks) before
+     * the verdict is {@link Verdict#STALLED}. Default 1 second.
+     *
+     * @throws NullPointerException if {@code stallAfter} is null
+     * @throws IllegalArgumentException if {@code stallAfter} is not positive
+     */
+    public Builder stallAfter(Duration stallAfter) {
+      Objects.requireNonNull(stallAfter, "stallAfter");
+      if (stallAfter.isNegative() || stallAfter.isZero()) {
+        throw new IllegalArgumentException("stallAfter must be > 0: " + stallAfter);
+      }
+      this.stallAfterNanos = saturatedNanos(stallAfter);
+      return this;
+    }
+
+    /**
+     * Sets where pings are sent from. Pings are synchronous in the Jakarta API and may block
+     * while a socket is full, so the default is a shared pool of daemon threads that grows
+     * only while pings block; never the scheduler.
+     */
+    public Builder pingExecutor(Executor pingExecutor) {
+      this.pingExecutor = Objects.requireNonNull(pingExecutor, "pingExecutor");
       return this;
     }
 

@@ -27,6 +27,12 @@ public interface SenderListener {
   default void onSourceError(Throwable error) {}
 
   /**
+   * The verdict on the client changed; {@code signals} holds the figures behind it. See {@link
+   * Signals}.
+   */
+  default void onVerdictChanged(Verdict previous, Verdict current, Signals signals) {}
+
+  /**
    * The sender stopped; called exactly once.
    *
    * @param cause the failure behind it, or {@code null} for {@link StopReason#CLOSED} and an

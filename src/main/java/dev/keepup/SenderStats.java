@@ -24,6 +24,11 @@ import java.util.Map;
  * @param sendLatencyAvg send latency (hand-over to completion), exponentially averaged
  * @param sendLatencyMax the longest send latency seen
  * @param sourceFailures times the source threw or returned a frame that was rejected
+ * @param pingsSent pings handed to the container
+ * @param acksAccepted pongs and client acks that acknowledged frames
+ * @param pongsIgnored pongs that were not this sender's, repeated, or went backwards
+ * @param acksRejected client acks that were malformed, went backwards, or acked more than was sent
+ * @param signals what the sender knows about how well the client keeps up
  * @param stopReason why the sender stopped, or {@code null} while it runs
  */
 public record SenderStats(
@@ -41,6 +46,11 @@ public record SenderStats(
     Duration sendLatencyAvg,
     Duration sendLatencyMax,
     long sourceFailures,
+    long pingsSent,
+    long acksAccepted,
+    long pongsIgnored,
+    long acksRejected,
+    Signals signals,
     StopReason stopReason) {
 
   /** Copies the map, so the snapshot stays immutable. */

@@ -9,5 +9,10 @@ public enum StopReason {
   /** The container reported a failed send; the session is presumed unusable. */
   SEND_FAILED,
   /** The source threw or returned invalid frames too many times in a row. */
-  SOURCE_FAILED
+  SOURCE_FAILED,
+  /**
+   * The client sent an invalid or forged ack, or a flood of them, and the sender was built with
+   * {@code closeOnBadAck(true)}: it closed the session with 1008 (policy violation).
+   */
+  PROTOCOL_VIOLATION
 }

@@ -35,6 +35,10 @@ public final class FakeSession {
   private final Session session;
   private final List<Send> sends = new ArrayList<>();
   private final List<MessageHandler> handlers = new ArrayList<>();
+  private final java.util.Set<Class<?>> handlerTypes = new java.util.HashSet<>();
+  private final java.util.Map<Class<?>, MessageHandler> typedHandlers = new java.util.HashMap<>();
+  private final List<ByteBuffer> pings = new ArrayList<>();
+  private Consumer<ByteBuffer> onPing = payload -> {};
   private Completion completion = Completion.INLINE;
   private SendHandler outstanding;
   private boolean open = true;
@@ -53,7 +57,16 @@ public final class FakeSession {
             case "isOpen": return open;
             case "getId": return "fake";
             case "addMessageHandler":
-              handlers.add((MessageHandler) args[args.length - 1]);
+              MessageHandler added = (MessageHandler) args[args.length - 1];
+              if (args.length == 2) {
+                Class<?> type = (Class<?>) args[0];
+                if (handlerTypes.contains(type)) {
+                  throw new IllegalStateException("already has a handler for " + type.getSimpleName());
+                }
+                handlerTypes.add(type);
+                typedHandlers.put(type, added);
+              }
+              handlers.add(added);
               return null;
             case "getMessageHandlers": return java.util.Set.copyOf(handlers);
             case "close":
@@ -72,6 +85,15 @@ public final class FakeSession {
       if (method.getName().equals("sendBinary") && args.length == 2
           && args[1] instanceof SendHandler handler) {
         sendBinary((ByteBuffer) args[0], handler);
+        return null;
+      }
+      if (method.getName().equals("sendPing")) {
+        if (outstanding != null) {
+          overlaps++;
+        }
+        ByteBuffer payload = (ByteBuffer) args[0];
+        pings.add(payload);
+        onPing.accept(payload);
         return null;
       }
       switch (method.getName()) {
@@ -162,5 +184,46 @@ public final class FakeSession {
 
   public List<MessageHandler> handlers() {
     return handlers;
+  }
+
+  /** Returns the payloads of the pings sent, in order. */
+  public List<ByteBuffer> pings() {
+    return pings;
+  }
+
+  public FakeSession onPing(Consumer<ByteBuffer> onPing) {
+    this.onPing = onPing;
+    return this;
+  }
+
+  /** Delivers a pong to the handler the library registered, as the container would. */
+  @SuppressWarnings("unchecked")
+  public void deliverPong(ByteBuffer payload) {
+    MessageHandler.Whole<jakarta.websocket.PongMessage> handler =
+        (MessageHandler.Whole<jakarta.websocket.PongMessage>) typedHandlers.get(jakarta.websocket.PongMessage.class);
+    if (handler == null) {
+      throw new IllegalStateException("no pong handler registered");
+    }
+    handler.onMessage(new jakarta.websocket.PongMessage() {
+      @Override
+      public ByteBuffer getApplicationData() {
+        return payload;
+      }
+    });
+  }
+
+  /** Delivers a text message to the handler the library registered. */
+  @SuppressWarnings("unchecked")
+  public void deliverText(String text) {
+    MessageHandler.Whole<String> handler = (MessageHandler.Whole<String>) typedHandlers.get(String.class);
+    if (handler == null) {
+      throw new IllegalStateException("no text handler registered");
+    }
+    handler.onMessage(text);
+  }
+
+  /** Registers a pong handler as a host endpoint would, before the library tries to. */
+  public void preRegisterPongHandler() {
+    handlerTypes.add(jakarta.websocket.PongMessage.class);
   }
 }

@@ -6,15 +6,23 @@ import dev.keepup.FrameSource;
 import dev.keepup.Scheduler;
 import dev.keepup.SenderListener;
 import dev.keepup.SenderStats;
+import dev.keepup.Signals;
+import dev.keepup.Verdict;
+import dev.keepup.internal.signal.DeliveryTracker;
 import dev.keepup.SkipReason;
 import dev.keepup.StopReason;
 import dev.keepup.Ticker;
 import java.lang.System.Logger.Level;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -33,6 +41,13 @@ public final class SendLoop implements Transport.Completion {
   private static final System.Logger LOG = System.getLogger("dev.keepup");
   private static final long SECOND = 1_000_000_000L;
   private static final double LATENCY_EWMA_WEIGHT = 1.0 / 8;
+  /** Acks allowed per frame on average: a pong and a client ack, with room for both kinds twice. */
+  private static final int ACKS_PER_FRAME = 4;
+  private static final int ACK_FLOOD_BURST = 64;
+  /** Completion-only: a send latency average past this means kernel buffers are full. */
+  private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
+  /** Pings answered by nothing for this long (and at least 3 of them) mean the client never answers. */
+  private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
 
   /** Everything the builder decided; validated there. */
   public record Config(
@@ -45,7 +60,20 @@ public final class SendLoop implements Transport.Completion {
       int maxFrameBytes,
       int maxPendingFrames,
       long staleAfterNanos,
-      int maxConsecutiveSourceFailures) {}
+      int maxConsecutiveSourceFailures,
+      int pingEvery,
+      boolean clientAcks,
+      boolean registerHandlers,
+      boolean closeOnBadAck,
+      long minInFlightBytes,
+      long maxInFlightBytes,
+      long stallAfterNanos,
+      Executor pingExecutor) {
+
+    boolean acksExpected() {
+      return pingEvery > 0 || clientAcks;
+    }
+  }
 
   private enum State { NEW, RUNNING, STOPPED }
 
@@ -67,6 +95,7 @@ public final class SendLoop implements Transport.Completion {
   private long gridStart;
   private long ticksOnGrid;
   private long earliestNextSendAt;
+  private long capWakeAt = Long.MAX_VALUE;
   private Scheduler.Cancellable wake;
   private long wakeAt = Long.MAX_VALUE;
   /** The rendition whose reference chain the client holds, or -1 until the next KEY. */
@@ -84,15 +113,38 @@ public final class SendLoop implements Transport.Completion {
   private long bytesCompleted;
   private long sourceFailures;
   private long listenerFailures;
+  private long floodedAcks;
   private double latencyAvgNanos;
   private long latencyMaxNanos;
   private long lastCompletionAt;
   private double completionIntervalAvgNanos;
 
+  // Acks: pings after frames, pongs and client acks coming back. Null tracker: completion only.
+  private final DeliveryTracker tracker;
+  private final int pingNonce = ThreadLocalRandom.current().nextInt();
+  private final Runnable pingTask = this::sendPing;
+  /** The frame whose ping is due next, or 0; a due ping goes before the next frame. */
+  private long pingDueFor;
+  /** The frame whose ping a ping thread is sending, or 0; no frame is sent meanwhile. */
+  private long pingInFlightFor;
+  private boolean pingDispatched;
+  private long pingsSent;
+  private long pingFailures;
+  private long firstPingAt;
+  /** True once pings went unanswered long enough to conclude the client never answers them. */
+  private boolean pingsUnanswered;
+  private long acksAccepted;
+  private long ackFloodTokens;
+  private long ackFloodRefilledAt;
+  private Verdict verdict = Verdict.KEEPING_UP;
+  private Frame lastAdmitted;
+  private long lastAdmittedAt;
+
   public SendLoop(Config config, Function<Transport.Completion, Transport> transportFactory) {
     this.config = config;
     this.transport = transportFactory.apply(this);
     this.pending = new ArrayDeque<>(config.maxPendingFrames() + 1);
+    this.tracker = config.acksExpected() ? new DeliveryTracker(config.stallAfterNanos()) : null;
   }
 
   /** Starts ticking; the first frame is taken at once. */
@@ -102,14 +154,135 @@ public final class SendLoop implements Transport.Completion {
       if (state != State.NEW) {
         throw new IllegalStateException("sender already " + (state == State.RUNNING ? "started" : "stopped"));
       }
+      if (config.registerHandlers()) {
+        if (config.pingEvery() > 0 && !transport.addPongHandler(this::acceptPong)) {
+          throw new IllegalStateException("session " + transport.id() + " already has a pong handler:"
+              + " build with registerMessageHandlers(false) and pass pongs to acceptPong");
+        }
+        if (config.clientAcks() && !transport.addTextHandler(this::acceptClientAck)) {
+          throw new IllegalStateException("session " + transport.id() + " already has a text handler:"
+              + " build with registerMessageHandlers(false) and pass text messages to acceptClientAck");
+        }
+      }
       state = State.RUNNING;
       nextTickAt = config.ticker().read();
       gridStart = nextTickAt;
       earliestNextSendAt = nextTickAt;
+      ackFloodRefilledAt = nextTickAt;
+      ackFloodTokens = ACK_FLOOD_BURST;
     } finally {
       lock.unlock();
     }
     pump();
+  }
+
+  /**
+   * Takes a pong's payload; returns whether it acknowledged a frame. Pongs that are not this
+   * sender's, repeat or go backwards are counted and ignored.
+   */
+  public boolean acceptPong(ByteBuffer payload) {
+    if (tracker == null) {
+      return false;
+    }
+    long seq = AckProtocol.parsePong(payload, pingNonce);
+    boolean accepted;
+    lock.lock();
+    try {
+      long now = config.ticker().read();
+      if (state != State.RUNNING || !takeAckToken(now)) {
+        return false;
+      }
+      accepted = seq != AckProtocol.MALFORMED && tracker.onPong(seq, now);
+      if (accepted) {
+        ackArrived();
+      } else if (seq == AckProtocol.MALFORMED) {
+        tracker.ignorePong();
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (accepted) {
+      pump();
+    }
+    return accepted;
+  }
+
+  /**
+   * Takes a text message that may be a client ack; returns false if it is not one (it does
+   * not start with the protocol's prefix), true if it was handled, accepted or rejected.
+   */
+  public boolean acceptClientAck(String text) {
+    if (text == null || !text.startsWith(AckProtocol.ACK_PREFIX)) {
+      return false;
+    }
+    if (tracker == null || !config.clientAcks()) {
+      return true;
+    }
+    boolean accepted;
+    lock.lock();
+    try {
+      long now = config.ticker().read();
+      if (state != State.RUNNING) {
+        return true;
+      }
+      AckProtocol.ClientAck ack = takeAckToken(now) ? AckProtocol.parseClientAck(text) : null;
+      accepted = ack != null
+          && tracker.onClientAck(ack.received(), (long) (ack.receivedAtMillis() * 1e6), ack.rendered(), now);
+      if (accepted) {
+        ackArrived();
+      } else {
+        if (ack == null) {
+          tracker.rejectAck();
+        }
+        badAck("client ack rejected: " + abbreviate(text));
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (accepted) {
+      pump();
+    }
+    return true;
+  }
+
+  private static String abbreviate(String text) {
+    return text.length() <= 40 ? text : text.substring(0, 40) + "...";
+  }
+
+  private void ackArrived() {
+    acksAccepted++;
+    if (pingsUnanswered) {
+      pingsUnanswered = false;
+      LOG.log(Level.INFO, "keepup: session {0}: acks arrived; the in-flight cap is back on", transport.id());
+    }
+  }
+
+  /** Acks beyond a few per frame are a flood: each costs a lock and a parse, so they are shed. */
+  private boolean takeAckToken(long now) {
+    long perSecond = (long) (ACKS_PER_FRAME * SECOND / config.frameIntervalNanos()) + ACK_FLOOD_BURST;
+    long refill = (now - ackFloodRefilledAt) * perSecond / SECOND;
+    if (refill > 0) {
+      ackFloodTokens = Math.min(ACK_FLOOD_BURST, ackFloodTokens + refill);
+      ackFloodRefilledAt = now;
+    }
+    if (ackFloodTokens > 0) {
+      ackFloodTokens--;
+      return true;
+    }
+    floodedAcks++;
+    if (Long.bitCount(floodedAcks) == 1) {
+      LOG.log(Level.WARNING, "keepup: session {0}: ack flood, {1} acks shed", transport.id(), floodedAcks);
+    }
+    badAck("ack flood");
+    return false;
+  }
+
+  private void badAck(String why) {
+    if (config.closeOnBadAck() && state == State.RUNNING) {
+      LOG.log(Level.WARNING, "keepup: session {0}: {1}; closing with 1008", transport.id(), why);
+      stop(StopReason.PROTOCOL_VIOLATION, new IllegalArgumentException(why));
+      transport.closeForViolation("keepup: invalid ack");
+    }
   }
 
   /** Stops the loop with {@link StopReason#CLOSED}; idempotent, safe from any thread. */
@@ -162,17 +335,78 @@ public final class SendLoop implements Transport.Completion {
     int missed = 1;
     do {
       Frame toSend;
+      boolean ping;
       lock.lock();
       try {
         toSend = step(config.ticker().read());
+        ping = toSend == null && pingInFlightFor != 0 && !pingDispatched;
+        pingDispatched |= ping;
       } finally {
         lock.unlock();
       }
       if (toSend != null) {
         transmit(toSend);
+      } else if (ping) {
+        dispatchPing();
       }
       missed = workInProgress.addAndGet(-missed);
     } while (missed != 0);
+  }
+
+  /**
+   * Hands the due ping to the ping executor. Pings are synchronous in the Jakarta API (Tomcat
+   * writes them blocking), so they run where a rare block stalls this session only: never on
+   * the shared scheduler or a container I/O thread.
+   */
+  private void dispatchPing() {
+    try {
+      config.pingExecutor().execute(pingTask);
+    } catch (RejectedExecutionException saturated) {
+      pingDone(false, saturated);
+    }
+  }
+
+  private void sendPing() {
+    long seq;
+    lock.lock();
+    try {
+      seq = pingInFlightFor;
+    } finally {
+      lock.unlock();
+    }
+    try {
+      transport.sendPing(AckProtocol.pingPayload(pingNonce, seq));
+      pingDone(true, null);
+    } catch (IOException | RuntimeException failure) {
+      pingDone(false, failure);
+    }
+  }
+
+  private void pingDone(boolean sent, Throwable failure) {
+    lock.lock();
+    try {
+      long now = config.ticker().read();
+      long seq = pingInFlightFor;
+      pingInFlightFor = 0;
+      pingDispatched = false;
+      if (sent) {
+        pingsSent++;
+        if (firstPingAt == 0) {
+          firstPingAt = now;
+        }
+        tracker.onPingSent(seq, now);
+      } else {
+        pingFailures++;
+        if (state == State.RUNNING && !transport.isOpen()) {
+          stop(StopReason.SESSION_CLOSED, failure);
+        } else if (Long.bitCount(pingFailures) == 1) {
+          LOG.log(Level.WARNING, "keepup: session " + transport.id() + ": ping failed (#" + pingFailures + ")", failure);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    pump();
   }
 
   private void transmit(Frame frame) {
@@ -200,7 +434,12 @@ public final class SendLoop implements Transport.Completion {
         return null;
       }
     }
-    Frame frame = nextToSend(now);
+    if (pingDueFor != 0 && inFlight == null && pingInFlightFor == 0) {
+      // The ping goes right after its frame completed, when the socket has just taken data.
+      pingInFlightFor = pingDueFor;
+      pingDueFor = 0;
+    }
+    Frame frame = pingInFlightFor == 0 ? nextToSend(now) : null;
     if (frame != null) {
       inFlight = frame;
       inFlightSince = now;
@@ -209,9 +448,77 @@ public final class SendLoop implements Transport.Completion {
       earliestNextSendAt = config.maxBytesPerSecond() > 0
           ? now + frame.size() * SECOND / config.maxBytesPerSecond()
           : now;
+      if (tracker != null) {
+        boolean appLimited = frame == lastAdmitted && lastAdmittedAt == now;
+        tracker.onSent(framesSent, frame.size(), frame.captureTimeNanos(), now, appLimited);
+      }
     }
+    updateVerdict(now);
     scheduleWake(now);
     return frame;
+  }
+
+  /** Whether acks gate sends: they are expected, and the client has not shown it never answers. */
+  private boolean capActive(long now) {
+    if (tracker == null) {
+      return false;
+    }
+    if (!pingsUnanswered && !tracker.hasAcks() && pingsSent >= 3 && !config.clientAcks()
+        && now - firstPingAt > PINGS_UNANSWERED_AFTER_NANOS) {
+      pingsUnanswered = true;
+      LOG.log(Level.WARNING, "keepup: session {0}: {1} pings and no pong; falling back to send"
+          + " completion only, which cannot see past kernel buffers", transport.id(), pingsSent);
+    }
+    return !pingsUnanswered;
+  }
+
+  /**
+   * How many bytes may be queued toward the client when the next frame is released: twice the
+   * bandwidth-delay product, enough to keep the link busy while acks travel, and no more, so
+   * the kernel's buffers cannot hide seconds of delay.
+   */
+  private long allowedQueuedBytes(long now) {
+    double rate = tracker.deliveryRateBytesPerSecond();
+    if (rate <= 0) {
+      return config.minInFlightBytes();
+    }
+    long bdp = (long) (2 * rate * tracker.minRttNanos(now) / SECOND);
+    return Math.max(config.minInFlightBytes(), Math.min(config.maxInFlightBytes(), bdp));
+  }
+
+  private void updateVerdict(long now) {
+    Verdict current = currentVerdict(now);
+    if (current != verdict) {
+      Verdict previous = verdict;
+      verdict = current;
+      Signals signals = signals(now);
+      try {
+        config.listener().onVerdictChanged(previous, current, signals);
+      } catch (RuntimeException | LinkageError failure) {
+        listenerFailed(failure);
+      }
+    }
+  }
+
+  private Verdict currentVerdict(long now) {
+    if (tracker != null && !pingsUnanswered) {
+      return tracker.verdict(now);
+    }
+    // Completion only: all it can see is sends that take long once kernel buffers are full.
+    if (inFlight != null && now - inFlightSince > config.stallAfterNanos()) {
+      return Verdict.STALLED;
+    }
+    return latencyAvgNanos > COMPLETION_FALLING_BEHIND_NANOS ? Verdict.FALLING_BEHIND : Verdict.KEEPING_UP;
+  }
+
+  private Signals signals(long now) {
+    if (tracker != null && !pingsUnanswered) {
+      return tracker.snapshot(now);
+    }
+    long since = inFlight != null ? now - inFlightSince : 0;
+    return new Signals(currentVerdict(now), 0, Duration.ZERO, Duration.ZERO,
+        inFlight == null ? 0 : inFlight.size(), inFlight == null ? 0 : 1, Duration.ZERO, 0,
+        tracker != null ? tracker.snapshot(now).sendRateBitsPerSecond() : 0, false, Duration.ofNanos(since));
   }
 
   private void tick(long now) {
@@ -244,6 +551,8 @@ public final class SendLoop implements Transport.Completion {
       return;
     }
     consecutiveSourceFailures = 0;
+    lastAdmitted = frame;
+    lastAdmittedAt = now;
     admit(frame);
   }
 
@@ -295,6 +604,18 @@ public final class SendLoop implements Transport.Completion {
   private Frame nextToSend(long now) {
     if (inFlight != null || pending.isEmpty() || now - earliestNextSendAt < 0) {
       return null;
+    }
+    capWakeAt = Long.MAX_VALUE;
+    if (capActive(now)) {
+      long wait = tracker.unackedFrames() >= DeliveryTracker.CAPACITY - 1
+          ? -1
+          : tracker.nanosUntilQueuedAtMost(allowedQueuedBytes(now), now);
+      if (wait != 0) {
+        // Held back: wake when the queue should have drained, or, with no rate to tell, when
+        // an ack arrives (the pong handler pumps) or at the stall timeout at the latest.
+        capWakeAt = now + (wait > 0 ? wait : config.stallAfterNanos());
+        return null;
+      }
     }
     while (!pending.isEmpty()) {
       Frame head = pending.poll();
@@ -352,6 +673,10 @@ public final class SendLoop implements Transport.Completion {
       latencyAvgNanos = framesCompleted == 1 ? latency : latencyAvgNanos + (latency - latencyAvgNanos) * LATENCY_EWMA_WEIGHT;
       latencyMaxNanos = Math.max(latencyMaxNanos, latency);
       recordCompletionInterval(now);
+      if (tracker != null && config.pingEvery() > 0 && state == State.RUNNING
+          && framesSent % config.pingEvery() == 0) {
+        pingDueFor = framesSent;
+      }
       try {
         config.listener().onFrameCompleted(frame, latency);
       } catch (RuntimeException | LinkageError failure) {
@@ -439,6 +764,9 @@ public final class SendLoop implements Transport.Completion {
     if (inFlight == null && !pending.isEmpty() && earliestNextSendAt - at < 0) {
       at = earliestNextSendAt;
     }
+    if (inFlight == null && !pending.isEmpty() && capWakeAt != Long.MAX_VALUE && capWakeAt - at < 0) {
+      at = Math.max(capWakeAt, now);
+    }
     if (wake != null && wakeAt - at <= 0) {
       return;
     }
@@ -485,6 +813,11 @@ public final class SendLoop implements Transport.Completion {
           Duration.ofNanos((long) latencyAvgNanos),
           Duration.ofNanos(latencyMaxNanos),
           sourceFailures,
+          pingsSent,
+          acksAccepted,
+          tracker == null ? 0 : tracker.pongsIgnored(),
+          (tracker == null ? 0 : tracker.acksRejected()) + floodedAcks,
+          signals(now),
           stopReason);
     } finally {
       lock.unlock();

@@ -1,10 +1,15 @@
 package dev.keepup.internal.send;
 
+import jakarta.websocket.CloseReason;
+import jakarta.websocket.MessageHandler;
+import jakarta.websocket.PongMessage;
 import jakarta.websocket.SendHandler;
 import jakarta.websocket.SendResult;
 import jakarta.websocket.Session;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /** A {@link Transport} over a Jakarta WebSocket session's async remote endpoint. */
 public final class SessionTransport implements Transport {
@@ -27,6 +32,41 @@ public final class SessionTransport implements Transport {
   @Override
   public void sendBinary(ByteBuffer data) {
     session.getAsyncRemote().sendBinary(data, handler);
+  }
+
+  @Override
+  public void sendPing(ByteBuffer payload) throws IOException {
+    session.getAsyncRemote().sendPing(payload);
+  }
+
+  @Override
+  public boolean addPongHandler(Consumer<ByteBuffer> onPong) {
+    try {
+      session.addMessageHandler(PongMessage.class,
+          (MessageHandler.Whole<PongMessage>) pong -> onPong.accept(pong.getApplicationData()));
+      return true;
+    } catch (IllegalStateException alreadyHasOne) {
+      return false;
+    }
+  }
+
+  @Override
+  public boolean addTextHandler(Consumer<String> onText) {
+    try {
+      session.addMessageHandler(String.class, (MessageHandler.Whole<String>) onText::accept);
+      return true;
+    } catch (IllegalStateException alreadyHasOne) {
+      return false;
+    }
+  }
+
+  @Override
+  public void closeForViolation(String reason) {
+    try {
+      session.close(new CloseReason(CloseReason.CloseCodes.VIOLATED_POLICY, reason));
+    } catch (IOException | RuntimeException alreadyGone) {
+      // The session is closing or closed either way, which is what was asked.
+    }
   }
 
   @Override

@@ -1,10 +1,12 @@
 package dev.keepup.internal.send;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.function.Consumer;
 
 /**
  * The little the send loop needs from a WebSocket session: one async binary send at a time,
- * and whether the session is still open.
+ * pings, the pong and text messages coming back, and whether the session is still open.
  */
 public interface Transport {
 
@@ -22,6 +24,18 @@ public interface Transport {
    * @throws RuntimeException if the container refuses the send outright
    */
   void sendBinary(ByteBuffer data);
+
+  /** Sends a ping; synchronous in the Jakarta API, so it may block while the socket is full. */
+  void sendPing(ByteBuffer payload) throws IOException;
+
+  /** Routes the session's pongs to {@code onPong}; returns false if it already has a pong handler. */
+  boolean addPongHandler(Consumer<ByteBuffer> onPong);
+
+  /** Routes the session's text messages to {@code onText}; returns false if it already has one. */
+  boolean addTextHandler(Consumer<String> onText);
+
+  /** Closes the session with 1008 (policy violation). */
+  void closeForViolation(String reason);
 
   /** Returns whether the session is open. */
   boolean isOpen();

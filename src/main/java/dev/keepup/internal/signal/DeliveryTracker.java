@@ -1,0 +1,320 @@
+package dev.keepup.internal.signal;
+
+import dev.keepup.Signals;
+import dev.keepup.Verdict;
+import java.time.Duration;
+
+/**
+ * Turns sends and acks into the figures of {@link Signals}: delivery rate, min RTT, queueing
+ * delay, unacknowledged bytes, frame age at the client, and a verdict.
+ *
+ * <p>Acks are cumulative: an ack for frame {@code n} (a pong to the ping sent after it, or a
+ * client's received count) proves frames 1..n arrived. Rate samples follow BBR's delivery-rate
+ * sampler ({@code tcp_rate.c}): bytes delivered between a frame's send and its ack, over the
+ * longer of the send and ack intervals, so that bunched acks do not inflate it; a sample taken
+ * while the sender had nothing waiting is "app-limited" and counts only if it raises the
+ * estimate. Samples are smoothed by {@link RateEstimate}.
+ *
+ * <p>Pure: every method takes {@code now}; nothing reads a clock. Not thread safe: the send
+ * loop calls it under its lock.
+ */
+public final class DeliveryTracker {
+  private static final long SECOND = 1_000_000_000L;
+  /** Frames remembered for ack matching: 34 s at 30 fps; the send loop never lets more go unacked. */
+  public static final int CAPACITY = 1024;
+  private static final int MASK = CAPACITY - 1;
+  private static final long RTT_WINDOW_NANOS = 10 * SECOND;
+  private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
+
+  /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */
+  static final long FALLING_BEHIND_DELAY_NANOS = 150_000_000L;
+  /** Received-but-unrendered frames past which a client's own processing is falling behind. */
+  static final int FALLING_BEHIND_CLIENT_LAG = 3;
+
+  private final long stallAfterNanos;
+
+  private final long[] cumBytes = new long[CAPACITY];
+  private final int[] sizes = new int[CAPACITY];
+  private final long[] sentAt = new long[CAPACITY];
+  private final long[] captureAt = new long[CAPACITY];
+  private final long[] deliveredAtSend = new long[CAPACITY];
+  private final long[] deliveredTimeAtSend = new long[CAPACITY];
+  private final long[] firstSentAtSend = new long[CAPACITY];
+  private final boolean[] appLimited = new boolean[CAPACITY];
+  private final long[] pingAt = new long[CAPACITY];
+  private final long[] queuedAtPing = new long[CAPACITY];
+
+  private long sentSeq;
+  private long cumSent;
+  private long ackedSeq;
+  private long cumAcked;
+  private long lastAckAt;
+  private long lastAckedSentAt;
+  private boolean acked;
+  private long firstSendAt;
+  private long pongSeq;
+  private long clientReceived;
+  private long clientRendered = -1;
+
+  private final RateEstimate rate = new RateEstimate(1.0, 4.0);
+  private final WindowedMin minRtt = new WindowedMin(RTT_WINDOW_NANOS);
+  /** Windowed min of (server arrival - client time): the client's clock offset, plus the least uplink delay. */
+  private final WindowedMin clientOffset = new WindowedMin(OFFSET_WINDOW_NANOS);
+  private double queueDelayNanos;
+  private long frameAgeNanos;
+  private double sendRateAcc;
+  private long sendRateAt;
+
+  private long pongsIgnored;
+  private long acksRejected;
+
+  public DeliveryTracker(long stallAfterNanos) {
+    this.stallAfterNanos = stallAfterNanos;
+  }
+
+  /**
+   * Records that frame {@code seq} (1, 2, 3...) of {@code size} bytes was handed to the
+   * container at {@code now}. {@code appLimited}: it went out the moment it was made, with
+   * nothing waiting, so the link may have idled before it.
+   */
+  public void onSent(long seq, int size, long captureTime, long now, boolean appLimited) {
+    if (seq != sentSeq + 1) {
+      throw new IllegalArgumentException("frames must be sent in order: " + seq + " after " + sentSeq);
+    }
+    int i = (int) (seq & MASK);
+    if (sentSeq == ackedSeq) {
+      // Nothing in flight: the delivery clock restarts here (tcp_rate.c does the same).
+      lastAckAt = now;
+      lastAckedSentAt = now;
+    }
+    if (seq == 1) {
+      firstSendAt = now;
+    }
+    sentSeq = seq;
+    cumSent += size;
+    cumBytes[i] = cumSent;
+    sizes[i] = size;
+    sentAt[i] = now;
+    captureAt[i] = captureTime;
+    deliveredAtSend[i] = cumAcked;
+    deliveredTimeAtSend[i] = lastAckAt;
+    firstSentAtSend[i] = lastAckedSentAt;
+    this.appLimited[i] = appLimited;
+    pingAt[i] = 0;
+    sendRateAcc = decayedSendRate(now) + size;
+    sendRateAt = now;
+  }
+
+  private double decayedSendRate(long now) {
+    return sendRateAcc * Math.exp(-(double) (now - sendRateAt) / SECOND);
+  }
+
+  /** Records that a ping acknowledging frame {@code seq} was handed to the container at {@code now}. */
+  public void onPingSent(long seq, long now) {
+    if (seq <= ackedSeq || seq > sentSeq) {
+      return;
+    }
+    int i = (int) (seq & MASK);
+    pingAt[i] = now;
+    queuedAtPing[i] = estimatedQueuedBytes(now);
+  }
+
+  /**
+   * Takes a pong for the ping after frame {@code seq}; returns whether it was accepted. A pong
+   * for a frame never pinged, already acknowledged, or out of order is ignored and counted.
+   */
+  public boolean onPong(long seq, long now) {
+    if (seq <= pongSeq || seq > sentSeq || sentSeq - seq >= CAPACITY || pingAt[(int) (seq & MASK)] == 0) {
+      pongsIgnored++;
+      return false;
+    }
+    pongSeq = seq;
+    int i = (int) (seq & MASK);
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    long rtt = now - pingAt[i];
+    if (bytesPerNano > 0) {
+      rtt -= (long) (queuedAtPing[i] / bytesPerNano);
+    }
+    minRtt.add(Math.max(0, rtt), now);
+    if (seq > ackedSeq) {
+      advance(seq, now, now - minRtt.get(now, 0) / 2);
+    }
+    return true;
+  }
+
+  /**
+   * Takes a client ack: {@code received} binary messages arrived, the last at client time
+   * {@code receivedAtNanos}; {@code rendered} (or -1 if not reported) were rendered. Returns
+   * whether it was accepted; an ack for more than was sent, or going backwards, is rejected.
+   */
+  public boolean onClientAck(long received, long receivedAtNanos, long rendered, long now) {
+    if (received < clientReceived || received > sentSeq || sentSeq - received >= CAPACITY
+        || rendered > received || (rendered >= 0 && rendered < clientRendered)) {
+      acksRejected++;
+      return false;
+    }
+    clientReceived = received;
+    if (rendered >= 0) {
+      clientRendered = rendered;
+    }
+    clientOffset.add(now - receivedAtNanos, now);
+    if (received > ackedSeq) {
+      // The client's receive time in our clock: its timestamp shifted by the least offset seen.
+      long receivedAt = receivedAtNanos + clientOffset.get(now, now - receivedAtNanos);
+      advance(received, now, Math.min(receivedAt, now));
+    }
+    return true;
+  }
+
+  private void advance(long seq, long now, long deliveredAt) {
+    int i = (int) (seq & MASK);
+    long delivered = cumBytes[i];
+    long sendElapsed = sentAt[i] - firstSentAtSend[i];
+    long ackElapsed = now - deliveredTimeAtSend[i];
+    long interval = Math.max(sendElapsed, ackElapsed);
+    long bytes = delivered - deliveredAtSend[i];
+    if (interval > 0 && bytes > 0) {
+      double sample = bytes * (double) SECOND / interval;
+      if (!appLimited[i] || sample > rate.bytesPerSecond()) {
+        rate.add(sample, (double) interval / SECOND);
+      }
+    }
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    long serialization = bytesPerNano > 0 ? (long) (sizes[i] / bytesPerNano) : 0;
+    long delay = Math.max(0, now - sentAt[i] - serialization - minRtt.get(now, 0));
+    queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * 0.25 : delay;
+    frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
+    acked = true;
+    ackedSeq = seq;
+    cumAcked = delivered;
+    lastAckAt = now;
+    lastAckedSentAt = sentAt[i];
+  }
+
+  /** Returns the bytes sent and not yet acknowledged. */
+  public long unackedBytes() {
+    return cumSent - cumAcked;
+  }
+
+  /** Returns the frames sent and not yet acknowledged. */
+  public int unackedFrames() {
+    return (int) (sentSeq - ackedSeq);
+  }
+
+  /** Returns whether any ack has arrived. */
+  public boolean hasAcks() {
+    return acked;
+  }
+
+  /**
+   * Returns the bytes still queued on the way to the client, estimated: those unacknowledged,
+   * less what the estimated rate has drained since the last ack (or since the oldest unacked
+   * frame was sent, if later). Between acks this lets the next frame go just as the previous
+   * one drains, instead of waiting a whole round trip for the ack.
+   */
+  public long estimatedQueuedBytes(long now) {
+    long unacked = unackedBytes();
+    if (unacked == 0) {
+      return 0;
+    }
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    if (bytesPerNano <= 0) {
+      return unacked;
+    }
+    long oldestSentAt = sentAt[(int) ((ackedSeq + 1) & MASK)];
+    long drainingSince = Math.max(lastAckAt, oldestSentAt);
+    long drained = (long) (bytesPerNano * Math.max(0, now - drainingSince));
+    return Math.max(0, unacked - drained);
+  }
+
+  /** Returns the delivery-rate estimate in bytes per second, or 0 if none yet. */
+  public double deliveryRateBytesPerSecond() {
+    return rate.bytesPerSecond();
+  }
+
+  /** Returns the windowed min RTT in nanoseconds, or 0 if none yet. */
+  public long minRttNanos(long now) {
+    return minRtt.get(now, 0);
+  }
+
+  /**
+   * Returns how long, from {@code now}, until the estimated queue drains to {@code bytes}, or
+   * -1 if the rate is unknown (only an ack can tell).
+   */
+  public long nanosUntilQueuedAtMost(long bytes, long now) {
+    long queued = estimatedQueuedBytes(now);
+    if (queued <= bytes) {
+      return 0;
+    }
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    return bytesPerNano > 0 ? (long) Math.ceil((queued - bytes) / bytesPerNano) : -1;
+  }
+
+  /** Counts a pong that could not even be parsed as one of ours. */
+  public void ignorePong() {
+    pongsIgnored++;
+  }
+
+  /** Counts a client ack that could not even be parsed. */
+  public void rejectAck() {
+    acksRejected++;
+  }
+
+  public long pongsIgnored() {
+    return pongsIgnored;
+  }
+
+  public long acksRejected() {
+    return acksRejected;
+  }
+
+  /** Returns the time since the last ack, or since the first send if none, or 0 before any send. */
+  long sinceLastAck(long now) {
+    if (sentSeq == 0) {
+      return 0;
+    }
+    return now - (acked ? lastAckAt : firstSendAt);
+  }
+
+  /** Returns the verdict at {@code now}. */
+  public Verdict verdict(long now) {
+    if (unackedFrames() > 0) {
+      long oldestSentAt = sentAt[(int) ((ackedSeq + 1) & MASK)];
+      if (now - Math.max(acked ? lastAckAt : oldestSentAt, oldestSentAt) > stallAfterNanos) {
+        return Verdict.STALLED;
+      }
+    }
+    if (!acked) {
+      return Verdict.KEEPING_UP;
+    }
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    long backlogNanos = bytesPerNano > 0 ? (long) (estimatedQueuedBytes(now) / bytesPerNano) : 0;
+    int clientLag = clientLag();
+    if (queueDelayNanos > FALLING_BEHIND_DELAY_NANOS
+        || backlogNanos > FALLING_BEHIND_DELAY_NANOS
+        || clientLag >= FALLING_BEHIND_CLIENT_LAG) {
+      return Verdict.FALLING_BEHIND;
+    }
+    return Verdict.KEEPING_UP;
+  }
+
+  private int clientLag() {
+    return clientRendered < 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, clientReceived - clientRendered);
+  }
+
+  /** Returns the snapshot of every figure at {@code now}. */
+  public Signals snapshot(long now) {
+    return new Signals(
+        verdict(now),
+        (long) (rate.bytesPerSecond() * 8),
+        Duration.ofNanos(minRtt.get(now, 0)),
+        Duration.ofNanos((long) queueDelayNanos),
+        unackedBytes(),
+        unackedFrames(),
+        Duration.ofNanos(frameAgeNanos),
+        clientLag(),
+        (long) (decayedSendRate(now) * 8),
+        acked,
+        Duration.ofNanos(sinceLastAck(now)));
+  }
+}
