@@ -43,7 +43,7 @@ public final class PacedSender implements AutoCloseable {
         builder.listener,
         builder.ticker,
         builder.scheduler,
-        1e9 / builder.targetFps,
+        builder.targetFps == Double.POSITIVE_INFINITY ? 0 : 1e9 / builder.targetFps,
         builder.maxBytesPerSecond,
         builder.maxFrameBytes,
         builder.maxPendingFrames,
@@ -162,7 +162,8 @@ public final class PacedSender implements AutoCloseable {
     }
 
     /**
-     * Sets the frame rate: how often the source is asked for a frame. Default 30.
+     * Sets the frame rate: how often the source is asked for a frame. Default 30. See also
+     * {@link #unpaced()}.
      *
      * @throws IllegalArgumentException unless {@code 0 < targetFps <= 1000}
      */
@@ -171,6 +172,17 @@ public final class PacedSender implements AutoCloseable {
         throw new IllegalArgumentException("targetFps must be in (0, 1000]: " + targetFps);
       }
       this.targetFps = targetFps;
+      return this;
+    }
+
+    /**
+     * Takes a frame whenever the previous one has completed (and its ping, if any, has gone),
+     * with no frame clock: for bulk transfer, and to measure the sender's own overhead. The
+     * byte-rate cap and the in-flight cap still apply; when the source has nothing, it is asked
+     * again a millisecond later. Replaces {@link #targetFps}.
+     */
+    public Builder unpaced() {
+      this.targetFps = Double.POSITIVE_INFINITY;
       return this;
     }
 

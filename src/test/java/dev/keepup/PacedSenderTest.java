@@ -79,6 +79,29 @@ final class PacedSenderTest {
   }
 
   @Test
+  void unpaced_takesAFrameWheneverThePreviousCompleted() {
+    fake.completion(Completion.MANUAL);
+    int[] made = {0};
+    FrameSource source = rendition -> made[0] < 5 ? Frame.of(ByteBuffer.allocate(10), time.read() + made[0]++) : null;
+    PacedSender sender = builder(source).unpaced().build();
+    sender.start();
+    assertThat(fake.sends()).hasSize(1);
+    time.advance(Duration.ofMillis(100)); // nothing is taken while the send is out
+    assertThat(sender.stats().framesTaken()).isEqualTo(1);
+    for (int i = 0; i < 4; i++) {
+      fake.completeNext(); // each completion takes and sends the next frame at once
+    }
+    assertThat(fake.sends()).hasSize(5);
+    fake.completeNext();
+    time.advance(Duration.ofMillis(10)); // the source is dry: asked again every millisecond
+    made[0] = 0;
+    time.advance(Duration.ofMillis(1));
+    assertThat(fake.sends()).hasSize(6);
+    assertThat(sender.stats().skipped(SkipReason.SUPERSEDED)).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
   void maxBytesPerSecond_capsSendRate() {
     PacedSender sender = builder(keyFrames(10_000)).targetFps(60).maxBytesPerSecond(100_000).build();
     sender.start();

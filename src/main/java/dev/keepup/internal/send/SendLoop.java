@@ -44,6 +44,8 @@ public final class SendLoop implements Transport.Completion {
   /** Acks allowed per frame on average: a pong and a client ack, with room for both kinds twice. */
   private static final int ACKS_PER_FRAME = 4;
   private static final int ACK_FLOOD_BURST = 64;
+  private static final long UNPACED_ACKS_PER_SECOND = 100_000;
+  private static final long UNPACED_RETRY_NANOS = 1_000_000L;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
   /** Pings answered by nothing for this long (and at least 3 of them) mean the client never answers. */
@@ -259,7 +261,9 @@ public final class SendLoop implements Transport.Completion {
 
   /** Acks beyond a few per frame are a flood: each costs a lock and a parse, so they are shed. */
   private boolean takeAckToken(long now) {
-    long perSecond = (long) (ACKS_PER_FRAME * SECOND / config.frameIntervalNanos()) + ACK_FLOOD_BURST;
+    long perSecond = unpaced()
+        ? UNPACED_ACKS_PER_SECOND
+        : (long) (ACKS_PER_FRAME * SECOND / config.frameIntervalNanos()) + ACK_FLOOD_BURST;
     long refill = (now - ackFloodRefilledAt) * perSecond / SECOND;
     if (refill > 0) {
       ackFloodTokens = Math.min(ACK_FLOOD_BURST, ackFloodTokens + refill);
@@ -428,7 +432,7 @@ public final class SendLoop implements Transport.Completion {
       stop(StopReason.SESSION_CLOSED, null);
       return null;
     }
-    if (now - nextTickAt >= 0) {
+    if (now - nextTickAt >= 0 && (!unpaced() || readyForFrame())) {
       tick(now);
       if (state != State.RUNNING) {
         return null;
@@ -521,7 +525,21 @@ public final class SendLoop implements Transport.Completion {
         tracker != null ? tracker.snapshot(now).sendRateBitsPerSecond() : 0, false, Duration.ofNanos(since));
   }
 
+  /** Unpaced: a frame is taken whenever the transport is free for it, with no frame clock. */
+  private boolean unpaced() {
+    return config.frameIntervalNanos() == 0;
+  }
+
+  private boolean readyForFrame() {
+    return inFlight == null && pending.isEmpty() && pingInFlightFor == 0 && pingDueFor == 0;
+  }
+
   private void tick(long now) {
+    if (unpaced()) {
+      // Asked again at once after a frame; after "none yet", a millisecond later.
+      nextTickAt = pollSource(now) ? now : now + UNPACED_RETRY_NANOS;
+      return;
+    }
     double interval = config.frameIntervalNanos();
     ticksOnGrid++;
     long next = gridStart + (long) Math.ceil(ticksOnGrid * interval);
@@ -532,15 +550,20 @@ public final class SendLoop implements Transport.Completion {
       next = now + (long) Math.ceil(interval);
     }
     nextTickAt = next;
+    pollSource(now);
+  }
+
+  /** Takes the source's next frame, if any; returns whether one was taken. */
+  private boolean pollSource(long now) {
     Frame frame;
     try {
       frame = config.source().poll(0);
     } catch (RuntimeException | LinkageError failure) {
       sourceFailed(new IllegalStateException("frame source threw", failure));
-      return;
+      return false;
     }
     if (frame == null || frame == lastTaken) {
-      return;
+      return false;
     }
     lastTaken = frame;
     framesTaken++;
@@ -548,12 +571,13 @@ public final class SendLoop implements Transport.Completion {
       skip(frame, SkipReason.TOO_LARGE);
       sourceFailed(new IllegalArgumentException(
           "frame size exceeds maxFrameBytes (" + config.maxFrameBytes() + "): " + frame.size()));
-      return;
+      return true;
     }
     consecutiveSourceFailures = 0;
     lastAdmitted = frame;
     lastAdmittedAt = now;
     admit(frame);
+    return true;
   }
 
   /** Queues a fresh frame under the keyframe rules; the queue never exceeds its bound. */
@@ -760,14 +784,15 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private void scheduleWake(long now) {
-    long at = nextTickAt;
+    // Unpaced and busy: the completion (or the ping's) wakes the loop, not a timer.
+    long at = unpaced() && !readyForFrame() ? Long.MAX_VALUE : nextTickAt;
     if (inFlight == null && !pending.isEmpty() && earliestNextSendAt - at < 0) {
       at = earliestNextSendAt;
     }
     if (inFlight == null && !pending.isEmpty() && capWakeAt != Long.MAX_VALUE && capWakeAt - at < 0) {
       at = Math.max(capWakeAt, now);
     }
-    if (wake != null && wakeAt - at <= 0) {
+    if (at == Long.MAX_VALUE || (wake != null && wakeAt - at <= 0)) {
       return;
     }
     if (wake != null) {
