@@ -15,6 +15,8 @@ public final class AckProtocol {
   static final int PING_PAYLOAD_BYTES = 16;
   /** Returned by the parsers for input that is not a well-formed message. */
   public static final long MALFORMED = -1;
+  /** The sequence number an RTT probe carries: it follows no frame. */
+  public static final long PROBE_SEQ = 0;
 
   /** Client acks are short; anything longer is rejected before it is parsed. */
   public static final int MAX_ACK_CHARS = 96;
@@ -30,8 +32,9 @@ public final class AckProtocol {
   }
 
   /**
-   * Returns the frame sequence number a pong acknowledges, or {@link #MALFORMED} if the payload
-   * is not one of this sender's pings (wrong size, magic or nonce, or a non-positive number).
+   * Returns the frame sequence number a pong acknowledges, {@link #PROBE_SEQ} for an RTT probe,
+   * or {@link #MALFORMED} if the payload is not one of this sender's pings (wrong size, magic or
+   * nonce, or a negative number).
    */
   static long parsePong(ByteBuffer payload, int nonce) {
     if (payload == null || payload.remaining() != PING_PAYLOAD_BYTES) {
@@ -42,7 +45,7 @@ public final class AckProtocol {
       return MALFORMED;
     }
     long seq = payload.getLong(at + 8);
-    return seq > 0 ? seq : MALFORMED;
+    return seq >= 0 ? seq : MALFORMED;
   }
 
   /** A parsed client ack; {@code rendered} is -1 when the client does not report it. */

@@ -46,6 +46,8 @@ public final class SendLoop implements Transport.Completion {
   private static final int ACK_FLOOD_BURST = 64;
   private static final long UNPACED_ACKS_PER_SECOND = 100_000;
   private static final long UNPACED_RETRY_NANOS = 1_000_000L;
+  private static final long NO_PING = -1;
+  private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
   /** Pings answered by nothing for this long (and at least 3 of them) mean the client never answers. */
@@ -127,8 +129,11 @@ public final class SendLoop implements Transport.Completion {
   private final Runnable pingTask = this::sendPing;
   /** The frame whose ping is due next, or 0; a due ping goes before the next frame. */
   private long pingDueFor;
-  /** The frame whose ping a ping thread is sending, or 0; no frame is sent meanwhile. */
-  private long pingInFlightFor;
+  /**
+   * What a ping thread is sending: a frame's sequence number, {@link #PROBE} for an RTT probe,
+   * or {@link #NO_PING}. No frame is sent meanwhile, so the ping keeps its place in the stream.
+   */
+  private long pingInFlightFor = NO_PING;
   private boolean pingDispatched;
   private long pingsSent;
   private long pingFailures;
@@ -157,7 +162,8 @@ public final class SendLoop implements Transport.Completion {
         throw new IllegalStateException("sender already " + (state == State.RUNNING ? "started" : "stopped"));
       }
       if (config.registerHandlers()) {
-        if (config.pingEvery() > 0 && !transport.addPongHandler(this::acceptPong)) {
+        // Pongs answer RTT probes too, so the handler goes in whenever acks are expected.
+        if (tracker != null && !transport.addPongHandler(this::acceptPong)) {
           throw new IllegalStateException("session " + transport.id() + " already has a pong handler:"
               + " build with registerMessageHandlers(false) and pass pongs to acceptPong");
         }
@@ -194,7 +200,8 @@ public final class SendLoop implements Transport.Completion {
       if (state != State.RUNNING || !takeAckToken(now)) {
         return false;
       }
-      accepted = seq != AckProtocol.MALFORMED && tracker.onPong(seq, now);
+      accepted = seq == AckProtocol.PROBE_SEQ ? tracker.onProbePong(now)
+          : seq != AckProtocol.MALFORMED && tracker.onPong(seq, now);
       if (accepted) {
         ackArrived();
       } else if (seq == AckProtocol.MALFORMED) {
@@ -343,7 +350,7 @@ public final class SendLoop implements Transport.Completion {
       lock.lock();
       try {
         toSend = step(config.ticker().read());
-        ping = toSend == null && pingInFlightFor != 0 && !pingDispatched;
+        ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
         pingDispatched |= ping;
       } finally {
         lock.unlock();
@@ -391,14 +398,18 @@ public final class SendLoop implements Transport.Completion {
     try {
       long now = config.ticker().read();
       long seq = pingInFlightFor;
-      pingInFlightFor = 0;
+      pingInFlightFor = NO_PING;
       pingDispatched = false;
       if (sent) {
         pingsSent++;
         if (firstPingAt == 0) {
           firstPingAt = now;
         }
-        tracker.onPingSent(seq, now);
+        if (seq == PROBE) {
+          tracker.onProbeSent(now);
+        } else {
+          tracker.onPingSent(seq, now);
+        }
       } else {
         pingFailures++;
         if (state == State.RUNNING && !transport.isOpen()) {
@@ -438,12 +449,17 @@ public final class SendLoop implements Transport.Completion {
         return null;
       }
     }
-    if (pingDueFor != 0 && inFlight == null && pingInFlightFor == 0) {
-      // The ping goes right after its frame completed, when the socket has just taken data.
-      pingInFlightFor = pingDueFor;
-      pingDueFor = 0;
+    if (inFlight == null && pingInFlightFor == NO_PING) {
+      if (pingDueFor != 0) {
+        // The ping goes right after its frame completed, when the socket has just taken data.
+        pingInFlightFor = pingDueFor;
+        pingDueFor = 0;
+      } else if (tracker != null && !pingsUnanswered && tracker.rttProbeDue(now)) {
+        // Nothing is queued toward the client: a ping now measures the bare round trip.
+        pingInFlightFor = PROBE;
+      }
     }
-    Frame frame = pingInFlightFor == 0 ? nextToSend(now) : null;
+    Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
     if (frame != null) {
       inFlight = frame;
       inFlightSince = now;
@@ -531,7 +547,7 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private boolean readyForFrame() {
-    return inFlight == null && pending.isEmpty() && pingInFlightFor == 0 && pingDueFor == 0;
+    return inFlight == null && pending.isEmpty() && pingInFlightFor == NO_PING && pingDueFor == 0;
   }
 
   private void tick(long now) {
@@ -631,7 +647,7 @@ public final class SendLoop implements Transport.Completion {
     }
     capWakeAt = Long.MAX_VALUE;
     if (capActive(now)) {
-      long wait = tracker.unackedFrames() >= DeliveryTracker.CAPACITY - 1
+      long wait = tracker.unackedFrames() >= DeliveryTracker.CAPACITY - 1 || tracker.rttStale(now)
           ? -1
           : tracker.nanosUntilQueuedAtMost(allowedQueuedBytes(now), now);
       if (wait != 0) {
@@ -786,11 +802,12 @@ public final class SendLoop implements Transport.Completion {
   private void scheduleWake(long now) {
     // Unpaced and busy: the completion (or the ping's) wakes the loop, not a timer.
     long at = unpaced() && !readyForFrame() ? Long.MAX_VALUE : nextTickAt;
-    if (inFlight == null && !pending.isEmpty() && earliestNextSendAt - at < 0) {
-      at = earliestNextSendAt;
-    }
-    if (inFlight == null && !pending.isEmpty() && capWakeAt != Long.MAX_VALUE && capWakeAt - at < 0) {
-      at = Math.max(capWakeAt, now);
+    if (inFlight == null && pingInFlightFor == NO_PING && !pending.isEmpty()) {
+      // A frame waits for the byte-rate cap or the in-flight cap, not for a completion.
+      long sendAt = Math.max(earliestNextSendAt - now, capWakeAt == Long.MAX_VALUE ? 0 : capWakeAt - now);
+      if (sendAt > 0 && now + sendAt - at < 0) {
+        at = now + sendAt;
+      }
     }
     if (at == Long.MAX_VALUE || (wake != null && wakeAt - at <= 0)) {
       return;

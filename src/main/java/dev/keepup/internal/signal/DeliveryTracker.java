@@ -25,6 +25,8 @@ public final class DeliveryTracker {
   private static final int MASK = CAPACITY - 1;
   private static final long RTT_WINDOW_NANOS = 10 * SECOND;
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
+  private static final long MIN_WAIT_NANOS = 200_000L;
+  private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
 
   /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */
   static final long FALLING_BEHIND_DELAY_NANOS = 150_000_000L;
@@ -42,7 +44,8 @@ public final class DeliveryTracker {
   private final long[] firstSentAtSend = new long[CAPACITY];
   private final boolean[] appLimited = new boolean[CAPACITY];
   private final long[] pingAt = new long[CAPACITY];
-  private final long[] queuedAtPing = new long[CAPACITY];
+  /** Whether the frame went into an empty pipe: its ack then bounds the RTT from above. */
+  private final boolean[] sentIdle = new boolean[CAPACITY];
 
   private long sentSeq;
   private long cumSent;
@@ -61,6 +64,9 @@ public final class DeliveryTracker {
   /** Windowed min of (server arrival - client time): the client's clock offset, plus the least uplink delay. */
   private final WindowedMin clientOffset = new WindowedMin(OFFSET_WINDOW_NANOS);
   private double queueDelayNanos;
+  private long probeSentAt;
+  private long lastProbeAt;
+  private long probes;
   private long frameAgeNanos;
   private double sendRateAcc;
   private long sendRateAt;
@@ -100,6 +106,7 @@ public final class DeliveryTracker {
     deliveredTimeAtSend[i] = lastAckAt;
     firstSentAtSend[i] = lastAckedSentAt;
     this.appLimited[i] = appLimited;
+    sentIdle[i] = sentSeq - 1 == ackedSeq;
     pingAt[i] = 0;
     sendRateAcc = decayedSendRate(now) + size;
     sendRateAt = now;
@@ -114,9 +121,43 @@ public final class DeliveryTracker {
     if (seq <= ackedSeq || seq > sentSeq) {
       return;
     }
-    int i = (int) (seq & MASK);
-    pingAt[i] = now;
-    queuedAtPing[i] = estimatedQueuedBytes(now);
+    pingAt[(int) (seq & MASK)] = now;
+  }
+
+  /**
+   * Returns whether an RTT probe should go now: nothing is queued toward the client, so a ping
+   * measures the bare round trip, and the last probe is old enough (one a second at most).
+   */
+  public boolean rttProbeDue(long now) {
+    return probeSentAt == 0 && sentSeq == ackedSeq
+        && (probes == 0 || now - lastProbeAt >= RTT_PROBE_INTERVAL_NANOS);
+  }
+
+  /**
+   * Returns whether the min RTT is too old to trust: no probe has found the pipe empty for a
+   * whole window. The send loop then holds frames until everything is acked, and probes (BBR's
+   * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
+   */
+  public boolean rttStale(long now) {
+    return probes > 0 && probeSentAt == 0 && now - lastProbeAt > RTT_WINDOW_NANOS;
+  }
+
+  /** Records that an RTT probe was handed to the container at {@code now}. */
+  public void onProbeSent(long now) {
+    probeSentAt = now;
+    lastProbeAt = now;
+    probes++;
+  }
+
+  /** Takes the pong to an RTT probe; returns false if no probe was outstanding. */
+  public boolean onProbePong(long now) {
+    if (probeSentAt == 0) {
+      pongsIgnored++;
+      return false;
+    }
+    minRtt.add(now - probeSentAt, now);
+    probeSentAt = 0;
+    return true;
   }
 
   /**
@@ -129,13 +170,6 @@ public final class DeliveryTracker {
       return false;
     }
     pongSeq = seq;
-    int i = (int) (seq & MASK);
-    double bytesPerNano = rate.bytesPerSecond() / SECOND;
-    long rtt = now - pingAt[i];
-    if (bytesPerNano > 0) {
-      rtt -= (long) (queuedAtPing[i] / bytesPerNano);
-    }
-    minRtt.add(Math.max(0, rtt), now);
     if (seq > ackedSeq) {
       advance(seq, now, now - minRtt.get(now, 0) / 2);
     }
@@ -168,6 +202,11 @@ public final class DeliveryTracker {
 
   private void advance(long seq, long now, long deliveredAt) {
     int i = (int) (seq & MASK);
+    if (sentIdle[i]) {
+      // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
+      // upper bound that only counts until probes give the real thing.
+      minRtt.add(now - sentAt[i], now);
+    }
     long delivered = cumBytes[i];
     long sendElapsed = sentAt[i] - firstSentAtSend[i];
     long ackElapsed = now - deliveredTimeAtSend[i];
@@ -247,7 +286,12 @@ public final class DeliveryTracker {
       return 0;
     }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
-    return bytesPerNano > 0 ? (long) Math.ceil((queued - bytes) / bytesPerNano) : -1;
+    if (bytesPerNano <= 0) {
+      return -1;
+    }
+    long wait = (long) Math.ceil((queued - bytes) / bytesPerNano);
+    // Closer than a timer can resolve: near enough drained.
+    return wait < MIN_WAIT_NANOS ? 0 : wait;
   }
 
   /** Counts a pong that could not even be parsed as one of ours. */
