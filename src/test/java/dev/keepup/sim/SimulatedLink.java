@@ -57,6 +57,8 @@ public final class SimulatedLink {
   private long clientClockOffsetNanos = 123_456_789L;
   private double fixedRateBitsPerSecond = -1;
   private boolean open = true;
+  private boolean answerPings = true;
+  private jakarta.websocket.CloseReason closeReason;
 
   private long cumEnqueued;
   private double cumDrained;
@@ -125,6 +127,9 @@ public final class SimulatedLink {
               return null;
             case "close":
               open = false;
+              if (args != null && args.length == 1) {
+                closeReason = (jakarta.websocket.CloseReason) args[0];
+              }
               return null;
             case "hashCode": return System.identityHashCode(proxy);
             case "equals": return proxy == args[0];
@@ -160,6 +165,17 @@ public final class SimulatedLink {
   public void sync() {
     advance();
     reschedule();
+  }
+
+  /** Makes the client ignore pings (a client that never answers them, or has stopped). */
+  public SimulatedLink answerPings(boolean answerPings) {
+    this.answerPings = answerPings;
+    return this;
+  }
+
+  /** Returns the reason the server closed the session with, or null. */
+  public jakarta.websocket.CloseReason closeReason() {
+    return closeReason;
   }
 
   /** Returns the bytes of binary messages delivered to the client. */
@@ -340,6 +356,9 @@ public final class SimulatedLink {
   private void arrive(Segment segment) {
     long now = time.read();
     if (segment.ping) {
+      if (!answerPings) {
+        return;
+      }
       ByteBuffer payload = segment.data;
       time.schedule(() -> deliverPong(payload), oneWayDelayNanos);
       return;

@@ -50,7 +50,7 @@ public final class SendLoop implements Transport.Completion {
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
-  /** Pings answered by nothing for this long (and at least 3 of them) mean the client never answers. */
+  /** Pings answered by nothing for this long (and at least 2 of them) mean the client never answers. */
   private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
 
   /** Everything the builder decided; validated there. */
@@ -483,7 +483,7 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null) {
       return false;
     }
-    if (!pingsUnanswered && !tracker.hasAcks() && pingsSent >= 3 && !config.clientAcks()
+    if (!pingsUnanswered && !tracker.hasAcks() && pingsSent >= 2 && !config.clientAcks()
         && now - firstPingAt > PINGS_UNANSWERED_AFTER_NANOS) {
       pingsUnanswered = true;
       LOG.log(Level.WARNING, "keepup: session {0}: {1} pings and no pong; falling back to send"
@@ -647,9 +647,11 @@ public final class SendLoop implements Transport.Completion {
     }
     capWakeAt = Long.MAX_VALUE;
     if (capActive(now)) {
+      long allowed = allowedQueuedBytes(now);
       long wait = tracker.unackedFrames() >= DeliveryTracker.CAPACITY - 1 || tracker.rttStale(now)
+          || tracker.unackedBytes() > allowed + tracker.ackLagAllowanceBytes(now)
           ? -1
-          : tracker.nanosUntilQueuedAtMost(allowedQueuedBytes(now), now);
+          : tracker.nanosUntilQueuedAtMost(allowed, now);
       if (wait != 0) {
         // Held back: wake when the queue should have drained, or, with no rate to tell, when
         // an ack arrives (the pong handler pumps) or at the stall timeout at the latest.

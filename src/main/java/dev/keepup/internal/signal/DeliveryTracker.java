@@ -27,6 +27,7 @@ public final class DeliveryTracker {
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
   private static final long MIN_WAIT_NANOS = 200_000L;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
+  private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
 
   /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */
   static final long FALLING_BEHIND_DELAY_NANOS = 150_000_000L;
@@ -54,6 +55,8 @@ public final class DeliveryTracker {
   private long lastAckAt;
   private long lastAckedSentAt;
   private boolean acked;
+  /** When the last ack arrived; unlike lastAckAt, a send into an empty pipe does not move it. */
+  private long lastAckArrivalAt;
   private long firstSendAt;
   private long pongSeq;
   private long clientReceived;
@@ -224,6 +227,7 @@ public final class DeliveryTracker {
     queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * 0.25 : delay;
     frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
     acked = true;
+    lastAckArrivalAt = now;
     ackedSeq = seq;
     cumAcked = delivered;
     lastAckAt = now;
@@ -264,6 +268,20 @@ public final class DeliveryTracker {
     long drainingSince = Math.max(lastAckAt, oldestSentAt);
     long drained = (long) (bytesPerNano * Math.max(0, now - drainingSince));
     return Math.max(0, unacked - drained);
+  }
+
+  /**
+   * Returns how many bytes beyond the cap may be unacknowledged: what the link delivers while
+   * acks are on their way back (two round trips, and at least 100 ms of scheduling slack), and
+   * the newest frame.
+   * The drain estimate lets frames go between acks; this bound stops it from crediting a
+   * client that has stopped acking with drained bytes forever.
+   */
+  public long ackLagAllowanceBytes(long now) {
+    long lag = Math.max(2 * minRtt.get(now, 0), ACK_LAG_FLOOR_NANOS);
+    // Plus the newest frame: a frame larger than the bandwidth-delay product is still draining,
+    // unacked, when the next one should go, or the link idles a round trip between frames.
+    return (long) (rate.bytesPerSecond() * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
   }
 
   /** Returns the delivery-rate estimate in bytes per second, or 0 if none yet. */
@@ -317,7 +335,7 @@ public final class DeliveryTracker {
     if (sentSeq == 0) {
       return 0;
     }
-    return now - (acked ? lastAckAt : firstSendAt);
+    return now - (acked ? lastAckArrivalAt : firstSendAt);
   }
 
   /** Returns the verdict at {@code now}. */

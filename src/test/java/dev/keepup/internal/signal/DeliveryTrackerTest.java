@@ -1,0 +1,148 @@
+package dev.keepup.internal.signal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.keepup.Signals;
+import dev.keepup.Verdict;
+import org.junit.jupiter.api.Test;
+
+final class DeliveryTrackerTest {
+  private static final long MS = 1_000_000L;
+  private static final long SECOND = 1_000 * MS;
+
+  private final DeliveryTracker tracker = new DeliveryTracker(SECOND);
+  private long now = 5 * SECOND;
+
+  /** A link of {@code bytesPerSecond} with {@code rtt}, fed back to back: frame i is acked when its last byte is through. */
+  private void backToBack(int frames, int size, double bytesPerSecond, long rtt, long firstSeq) {
+    long start = now;
+    for (int i = 0; i < frames; i++) {
+      tracker.onSent(firstSeq + i, size, now, now, false);
+    }
+    for (int i = 0; i < frames; i++) {
+      long ackAt = start + (long) ((i + 1) * size / bytesPerSecond * SECOND) + rtt;
+      tracker.onPingSent(firstSeq + i, start);
+      assertThat(tracker.onPong(firstSeq + i, ackAt)).isTrue();
+    }
+    now = start + (long) (frames * size / bytesPerSecond * SECOND) + rtt;
+  }
+
+  @Test
+  void deliveryRate_fromBackToBackFrames_matchesTheLink() {
+    backToBack(40, 50_000, 250_000, 40 * MS, 1);
+    assertThat(tracker.deliveryRateBytesPerSecond()).isCloseTo(250_000, within(2_500.0));
+    assertThat(tracker.snapshot(now).deliveryRateBitsPerSecond()).isCloseTo(2_000_000, within(20_000L));
+  }
+
+  @Test
+  void appLimitedSamples_countOnlyWhenTheyRaiseTheEstimate() {
+    backToBack(20, 50_000, 250_000, 40 * MS, 1);
+    double linkRate = tracker.deliveryRateBytesPerSecond();
+    // Now a sparse stream: one 10 KB frame a second, each acked 80 ms later. Its samples show
+    // the stream's rate, not the link's, and must not drag the estimate down.
+    for (long seq = 21; seq < 41; seq++) {
+      now += SECOND;
+      tracker.onSent(seq, 10_000, now, now, true);
+      tracker.onPingSent(seq, now);
+      tracker.onPong(seq, now + 80 * MS);
+    }
+    assertThat(tracker.deliveryRateBytesPerSecond()).isCloseTo(linkRate, within(linkRate * 0.01));
+  }
+
+  @Test
+  void rateDrop_isFollowedWithinSeconds() {
+    backToBack(40, 50_000, 1_000_000, 40 * MS, 1);
+    backToBack(20, 50_000, 125_000, 40 * MS, 41); // 8 s at an eighth of the rate
+    assertThat(tracker.deliveryRateBytesPerSecond()).isCloseTo(125_000, within(125_000 * 0.1));
+  }
+
+  @Test
+  void pong_unknownDuplicateOrOutOfOrder_isIgnoredAndCounted() {
+    tracker.onSent(1, 1000, now, now, false);
+    tracker.onSent(2, 1000, now, now, false);
+    tracker.onPingSent(2, now);
+    assertThat(tracker.onPong(1, now + MS)).as("never pinged").isFalse();
+    assertThat(tracker.onPong(3, now + MS)).as("never sent").isFalse();
+    assertThat(tracker.onPong(2, now + MS)).isTrue();
+    assertThat(tracker.onPong(2, now + 2 * MS)).as("duplicate").isFalse();
+    assertThat(tracker.onPong(1, now + 2 * MS)).as("backwards").isFalse();
+    assertThat(tracker.pongsIgnored()).isEqualTo(4);
+    assertThat(tracker.unackedFrames()).isZero();
+  }
+
+  @Test
+  void clientAck_forMoreThanSentOrBackwards_isRejected() {
+    for (long seq = 1; seq <= 3; seq++) {
+      tracker.onSent(seq, 1000, now, now, false);
+    }
+    assertThat(tracker.onClientAck(4, 0, -1, now)).as("more than sent").isFalse();
+    assertThat(tracker.onClientAck(2, 0, 3, now)).as("rendered > received").isFalse();
+    assertThat(tracker.onClientAck(2, 10 * MS, 1, now + MS)).isTrue();
+    assertThat(tracker.onClientAck(1, 11 * MS, 1, now + 2 * MS)).as("received backwards").isFalse();
+    assertThat(tracker.onClientAck(2, 12 * MS, 0, now + 3 * MS)).as("rendered backwards").isFalse();
+    assertThat(tracker.onClientAck(3, 13 * MS, 1, now + 4 * MS)).isTrue();
+    assertThat(tracker.acksRejected()).isEqualTo(4);
+    assertThat(tracker.snapshot(now + 4 * MS).clientLagFrames()).isEqualTo(2);
+  }
+
+  @Test
+  void clientAck_frameAgeRemovesTheClientClockOffset() {
+    long offset = 987_654_321_000L; // the client's clock is far from ours
+    tracker.onSent(1, 1000, now - 30 * MS, now, false); // captured 30 ms before it was sent
+    // Received 25 ms after the send, acked 20 ms later (uplink).
+    assertThat(tracker.onClientAck(1, now + 25 * MS + offset, -1, now + 45 * MS)).isTrue();
+    // The offset filter absorbs the uplink delay of its best sample, so the age is the
+    // capture-to-receipt time plus that delay at most: 55 ms + 20 ms.
+    assertThat(tracker.snapshot(now + 45 * MS).frameAge().toMillis()).isBetween(55L, 75L);
+  }
+
+  @Test
+  void minRtt_comesFromProbesIntoAnEmptyPipe() {
+    assertThat(tracker.rttProbeDue(now)).isTrue();
+    tracker.onProbeSent(now);
+    assertThat(tracker.rttProbeDue(now)).isFalse();
+    assertThat(tracker.onProbePong(now + 42 * MS)).isTrue();
+    assertThat(tracker.minRttNanos(now + 42 * MS)).isEqualTo(42 * MS);
+    assertThat(tracker.onProbePong(now + 50 * MS)).as("no probe outstanding").isFalse();
+    // Not again within a second, and never while frames are unacked.
+    assertThat(tracker.rttProbeDue(now + 500 * MS)).isFalse();
+    tracker.onSent(1, 1000, now, now + 900 * MS, false);
+    assertThat(tracker.rttProbeDue(now + 1500 * MS)).isFalse();
+  }
+
+  @Test
+  void verdict_stalledWhenNothingIsAckedForTheStallTime() {
+    tracker.onSent(1, 1000, now, now, false);
+    tracker.onPingSent(1, now);
+    tracker.onPong(1, now + 50 * MS);
+    tracker.onSent(2, 1000, now + 100 * MS, now + 100 * MS, false);
+    assertThat(tracker.verdict(now + 900 * MS)).isEqualTo(Verdict.KEEPING_UP);
+    assertThat(tracker.verdict(now + 1200 * MS)).isEqualTo(Verdict.STALLED);
+    Signals signals = tracker.snapshot(now + 1200 * MS);
+    assertThat(signals.unackedFrames()).isEqualTo(1);
+    assertThat(signals.sinceLastAck().toMillis()).isEqualTo(1150);
+  }
+
+  @Test
+  void verdict_fallingBehindWhenTheClientDoesNotRender() {
+    for (long seq = 1; seq <= 5; seq++) {
+      tracker.onSent(seq, 1000, now, now, false);
+    }
+    tracker.onClientAck(5, 0, 1, now + 10 * MS);
+    assertThat(tracker.verdict(now + 10 * MS)).isEqualTo(Verdict.FALLING_BEHIND);
+    tracker.onClientAck(5, 1, 5, now + 20 * MS);
+    assertThat(tracker.verdict(now + 20 * MS)).isEqualTo(Verdict.KEEPING_UP);
+  }
+
+  @Test
+  void estimatedQueue_drainsAtTheRateBetweenAcks() {
+    backToBack(20, 50_000, 250_000, 40 * MS, 1);
+    long start = now;
+    tracker.onSent(21, 50_000, start, start, false);
+    tracker.onSent(22, 50_000, start, start, false);
+    assertThat(tracker.estimatedQueuedBytes(start)).isEqualTo(100_000);
+    assertThat(tracker.estimatedQueuedBytes(start + 200 * MS)).isCloseTo(50_000, within(1_500L));
+    assertThat(tracker.nanosUntilQueuedAtMost(20_000, start)).isCloseTo(320 * MS, within(5 * MS));
+  }
+}
