@@ -35,6 +35,12 @@ import java.util.concurrent.Executor;
  * caller's thread or the container's I/O thread.
  */
 public final class PacedSender implements AutoCloseable {
+  /**
+   * What a sender without a ladder streams: one rendition whose cost is unknown, so a policy
+   * can only move the frame rate.
+   */
+  private static final Ladder SINGLE_RENDITION = Ladder.builder().rendition("single", 1).build();
+
   private final SendLoop loop;
 
   private PacedSender(Builder builder) {
@@ -56,7 +62,10 @@ public final class PacedSender implements AutoCloseable {
         builder.minInFlightBytes,
         builder.maxInFlightBytes,
         builder.stallAfterNanos,
-        builder.pingExecutor);
+        builder.pingExecutor,
+        builder.ladder != null ? builder.ladder : SINGLE_RENDITION,
+        builder.policy != null ? builder.policy : builder.ladder != null ? AdaptationPolicy.defaults() : null,
+        builder.startRendition);
     Session session = builder.session;
     this.loop = new SendLoop(config, completion -> new SessionTransport(session, completion));
   }
@@ -144,6 +153,9 @@ public final class PacedSender implements AutoCloseable {
     private long maxInFlightBytes = 4 << 20;
     private long stallAfterNanos = Duration.ofSeconds(1).toNanos();
     private Executor pingExecutor = PingExecutor.SHARED;
+    private Ladder ladder;
+    private AdaptationPolicy policy;
+    private int startRendition;
 
     private Builder(Session session) {
       this.session = session;
@@ -358,6 +370,43 @@ public final class PacedSender implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Sets the renditions the source offers; the sender then adapts with {@link
+     * AdaptationPolicy#defaults()} unless given another policy, and asks the source for the
+     * rendition the policy chose. Without a ladder there is one rendition and no policy: the
+     * in-flight cap alone skips what a slow client cannot take. The ladder's top frame rate is
+     * capped by {@link #targetFps}.
+     */
+    public Builder ladder(Ladder ladder) {
+      this.ladder = Objects.requireNonNull(ladder, "ladder");
+      return this;
+    }
+
+    /**
+     * Sets the adaptation policy; one instance per sender. Default: {@link
+     * AdaptationPolicy#defaults()} with a ladder, none without (which is {@link
+     * AdaptationPolicy#fixed} at the target frame rate). A policy without a ladder can move only
+     * the frame rate.
+     */
+    public Builder policy(AdaptationPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Sets the rendition streaming starts at. Default 0, the cheapest: the default policy climbs
+     * from there within seconds once it has seen the link.
+     *
+     * @throws IllegalArgumentException if {@code startRendition} is negative
+     */
+    public Builder startRendition(int startRendition) {
+      if (startRendition < 0) {
+        throw new IllegalArgumentException("startRendition must be >= 0: " + startRendition);
+      }
+      this.startRendition = startRendition;
+      return this;
+    }
+
     /** Sets the clock. Default {@link Ticker#system()}; frames' capture times must use it too. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
@@ -381,6 +430,11 @@ public final class PacedSender implements AutoCloseable {
       }
       if (scheduler == null) {
         scheduler = Scheduler.shared();
+      }
+      int renditions = ladder != null ? ladder.size() : 1;
+      if (startRendition >= renditions) {
+        throw new IllegalStateException(
+            "startRendition must be < ladder size (" + renditions + "): " + startRendition);
       }
       return new PacedSender(this);
     }

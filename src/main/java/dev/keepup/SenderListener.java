@@ -33,6 +33,12 @@ public interface SenderListener {
   default void onVerdictChanged(Verdict previous, Verdict current, Signals signals) {}
 
   /**
+   * The policy changed its decision: a new frame rate applies at once, a new rendition at its
+   * next keyframe.
+   */
+  default void onDecision(Decision previous, Decision current) {}
+
+  /**
    * The sender stopped; called exactly once.
    *
    * @param cause the failure behind it, or {@code null} for {@link StopReason#CLOSED} and an

@@ -29,6 +29,11 @@ import java.util.Map;
  * @param pongsIgnored pongs that were not this sender's, repeated, or went backwards
  * @param acksRejected client acks that were malformed, went backwards, or acked more than was sent
  * @param signals what the sender knows about how well the client keeps up
+ * @param decision the policy's decision in force (rendition and frame rate)
+ * @param rendition the rendition being sent: the decision's, once its keyframe went out; -1
+ *     before the first keyframe
+ * @param renditionSwitches switches of the rendition being sent
+ * @param policyFailures times the policy threw or returned an invalid decision
  * @param stopReason why the sender stopped, or {@code null} while it runs
  */
 public record SenderStats(
@@ -51,6 +56,10 @@ public record SenderStats(
     long pongsIgnored,
     long acksRejected,
     Signals signals,
+    Decision decision,
+    int rendition,
+    long renditionSwitches,
+    long policyFailures,
     StopReason stopReason) {
 
   /** Copies the map, so the snapshot stays immutable. */

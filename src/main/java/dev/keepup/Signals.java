@@ -13,6 +13,8 @@ import java.time.Duration;
  *
  * @param verdict the summary: keeping up, falling behind, or stalled
  * @param deliveryRateBitsPerSecond delivered bits per second, estimated from acks (0 if unknown)
+ * @param latestRateBitsPerSecond the newest rate sample taken while the link, not the stream,
+ *     was the limit (0 if none): noisy, but it shows a drop a second before the smoothed estimate
  * @param minRtt the smallest round trip seen over the last 10 s, queueing excluded (0 if unknown)
  * @param queueDelay how long the newest acked frame waited in queues beyond the minimum (0 if unknown)
  * @param unackedBytes payload bytes sent and not yet acknowledged
@@ -20,12 +22,16 @@ import java.time.Duration;
  * @param frameAge capture-to-client age of the newest acknowledged frame (0 if unknown)
  * @param clientLagFrames frames the client has received but not yet rendered (0 if not reported)
  * @param sendRateBitsPerSecond bits per second the sender handed to the container, over about a second
+ * @param burstRateBitsPerSecond the rate single frames crossed the link at when sent into an
+ *     empty pipe (0 if unknown): a view of capacity while the stream is app-limited and the
+ *     delivery rate only shows the stream's own bitrate; optimistic where the link lets bursts through
  * @param acked whether any pong or client ack has arrived
  * @param sinceLastAck time since the last valid ack, or since the first send if none yet
  */
 public record Signals(
     Verdict verdict,
     long deliveryRateBitsPerSecond,
+    long latestRateBitsPerSecond,
     Duration minRtt,
     Duration queueDelay,
     long unackedBytes,
@@ -33,5 +39,6 @@ public record Signals(
     Duration frameAge,
     int clientLagFrames,
     long sendRateBitsPerSecond,
+    long burstRateBitsPerSecond,
     boolean acked,
     Duration sinceLastAck) {}

@@ -12,6 +12,8 @@ public enum SkipReason {
   BROKEN_REFERENCE,
   /** Not a {@link FrameKind#KEY} of the rendition being switched to, while the switch waited. */
   AWAITING_KEY,
+  /** A {@link FrameKind#DISPOSABLE} frame shed to lower the frame rate while a switch down waits. */
+  SHED,
   /** Still waiting when the sender stopped. */
   CLOSED
 }

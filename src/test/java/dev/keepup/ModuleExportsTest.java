@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 final class ModuleExportsTest {
 
   @Test
-  void moduleDescriptor_exportsOnlyTheApiPackage() throws IOException {
-    Path descriptor = Path.of("target", "classes", "module-info.class");
+  void moduleDescriptor_exportsOnlyTheApiPackage() throws IOException, java.net.URISyntaxException {
+    Path classes = Path.of(PacedSender.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path descriptor = classes.resolve("module-info.class");
     assertThat(descriptor).exists();
     ModuleDescriptor module;
     try (InputStream in = Files.newInputStream(descriptor)) {

@@ -1,8 +1,11 @@
 package dev.keepup.internal.send;
 
+import dev.keepup.AdaptationPolicy;
+import dev.keepup.Decision;
 import dev.keepup.Frame;
 import dev.keepup.FrameKind;
 import dev.keepup.FrameSource;
+import dev.keepup.Ladder;
 import dev.keepup.Scheduler;
 import dev.keepup.SenderListener;
 import dev.keepup.SenderStats;
@@ -72,10 +75,17 @@ public final class SendLoop implements Transport.Completion {
       long minInFlightBytes,
       long maxInFlightBytes,
       long stallAfterNanos,
-      Executor pingExecutor) {
+      Executor pingExecutor,
+      Ladder ladder,
+      AdaptationPolicy policy,
+      int startRendition) {
 
     boolean acksExpected() {
       return pingEvery > 0 || clientAcks;
+    }
+
+    double maxFramesPerSecond() {
+      return frameIntervalNanos == 0 ? 1000 : 1e9 / frameIntervalNanos;
     }
   }
 
@@ -145,6 +155,13 @@ public final class SendLoop implements Transport.Completion {
   private long ackFloodRefilledAt;
   private Verdict verdict = Verdict.KEEPING_UP;
   private Frame lastAdmitted;
+  private Decision decision;
+  private double intervalNanos;
+  private long lastSwitchAt;
+  private long renditionSwitches;
+  /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
+  private int lastRendition = -1;
+  private long policyFailures;
   private long lastAdmittedAt;
 
   public SendLoop(Config config, Function<Transport.Completion, Transport> transportFactory) {
@@ -152,6 +169,12 @@ public final class SendLoop implements Transport.Completion {
     this.transport = transportFactory.apply(this);
     this.pending = new ArrayDeque<>(config.maxPendingFrames() + 1);
     this.tracker = config.acksExpected() ? new DeliveryTracker(config.stallAfterNanos()) : null;
+    this.intervalNanos = config.frameIntervalNanos();
+    this.decision = new Decision(config.startRendition(),
+        Math.min(config.maxFramesPerSecond(), config.ladder().topFrameRate()), "start");
+    if (config.frameIntervalNanos() > 0 && config.policy() != null) {
+      this.intervalNanos = 1e9 / decision.framesPerSecond();
+    }
   }
 
   /** Starts ticking; the first frame is taken at once. */
@@ -175,6 +198,7 @@ public final class SendLoop implements Transport.Completion {
       state = State.RUNNING;
       nextTickAt = config.ticker().read();
       gridStart = nextTickAt;
+      lastSwitchAt = nextTickAt;
       earliestNextSendAt = nextTickAt;
       ackFloodRefilledAt = nextTickAt;
       ackFloodTokens = ACK_FLOOD_BURST;
@@ -270,7 +294,7 @@ public final class SendLoop implements Transport.Completion {
   private boolean takeAckToken(long now) {
     long perSecond = unpaced()
         ? UNPACED_ACKS_PER_SECOND
-        : (long) (ACKS_PER_FRAME * SECOND / config.frameIntervalNanos()) + ACK_FLOOD_BURST;
+        : (long) (ACKS_PER_FRAME * SECOND / (1e9 / config.maxFramesPerSecond())) + ACK_FLOOD_BURST;
     long refill = (now - ackFloodRefilledAt) * perSecond / SECOND;
     if (refill > 0) {
       ackFloodTokens = Math.min(ACK_FLOOD_BURST, ackFloodTokens + refill);
@@ -536,14 +560,14 @@ public final class SendLoop implements Transport.Completion {
       return tracker.snapshot(now);
     }
     long since = inFlight != null ? now - inFlightSince : 0;
-    return new Signals(currentVerdict(now), 0, Duration.ZERO, Duration.ZERO,
+    return new Signals(currentVerdict(now), 0, 0, Duration.ZERO, Duration.ZERO,
         inFlight == null ? 0 : inFlight.size(), inFlight == null ? 0 : 1, Duration.ZERO, 0,
-        tracker != null ? tracker.snapshot(now).sendRateBitsPerSecond() : 0, false, Duration.ofNanos(since));
+        tracker != null ? tracker.snapshot(now).sendRateBitsPerSecond() : 0, 0, false, Duration.ofNanos(since));
   }
 
   /** Unpaced: a frame is taken whenever the transport is free for it, with no frame clock. */
   private boolean unpaced() {
-    return config.frameIntervalNanos() == 0;
+    return intervalNanos == 0;
   }
 
   private boolean readyForFrame() {
@@ -551,12 +575,13 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private void tick(long now) {
+    decide(now);
     if (unpaced()) {
       // Asked again at once after a frame; after "none yet", a millisecond later.
-      nextTickAt = pollSource(now) ? now : now + UNPACED_RETRY_NANOS;
+      nextTickAt = takeFrames(now) ? now : now + UNPACED_RETRY_NANOS;
       return;
     }
-    double interval = config.frameIntervalNanos();
+    double interval = intervalNanos;
     ticksOnGrid++;
     long next = gridStart + (long) Math.ceil(ticksOnGrid * interval);
     if (next - now <= 0) {
@@ -566,14 +591,75 @@ public final class SendLoop implements Transport.Completion {
       next = now + (long) Math.ceil(interval);
     }
     nextTickAt = next;
-    pollSource(now);
+    takeFrames(now);
   }
 
-  /** Takes the source's next frame, if any; returns whether one was taken. */
-  private boolean pollSource(long now) {
+  /** Asks the policy for this tick's decision; a failing or invalid one leaves the last standing. */
+  private void decide(long now) {
+    if (config.policy() == null) {
+      return;
+    }
+    Decision next;
+    try {
+      AdaptationPolicy.Context context = new AdaptationPolicy.Context(signals(now), decision, config.ladder(),
+          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending());
+      next = AdaptationPolicy.validate(config.policy().decide(context), config.ladder(), config.maxFramesPerSecond());
+    } catch (RuntimeException | LinkageError failure) {
+      policyFailures++;
+      if (Long.bitCount(policyFailures) == 1) {
+        LOG.log(Level.WARNING, "keepup: session " + transport.id() + ": policy failed (#" + policyFailures
+            + "); the last decision stands", failure);
+      }
+      return;
+    }
+    if (next.sameAs(decision)) {
+      return;
+    }
+    Decision previous = decision;
+    decision = next;
+    if (next.framesPerSecond() != previous.framesPerSecond() && !unpaced()) {
+      intervalNanos = 1e9 / next.framesPerSecond();
+      gridStart = now;
+      ticksOnGrid = 0;
+    }
+    if (next.rendition() != previous.rendition()) {
+      requestKeyFrame(next.rendition());
+    }
+    try {
+      config.listener().onDecision(previous, next);
+    } catch (RuntimeException | LinkageError failure) {
+      listenerFailed(failure);
+    }
+  }
+
+  /** Whether the policy chose a rendition the client has no reference chain in yet. */
+  private boolean switchPending() {
+    return chainRendition >= 0 && chainRendition != decision.rendition();
+  }
+
+  /**
+   * Takes this tick's frame. While a switch waits for a keyframe of the target rendition, the
+   * target is asked first (a keyframe switches at once) and the current rendition keeps the
+   * picture moving, shedding its disposable frames on the way down.
+   */
+  private boolean takeFrames(long now) {
+    int target = decision.rendition();
+    if (!switchPending()) {
+      return pollSource(target, now, false);
+    }
+    int from = chainRendition;
+    boolean took = pollSource(target, now, false);
+    if (chainRendition == target) {
+      return true;
+    }
+    return pollSource(from, now, target < from) | took;
+  }
+
+  /** Takes the source's next frame of {@code rendition}, if any; returns whether one was taken. */
+  private boolean pollSource(int rendition, long now, boolean shedDisposable) {
     Frame frame;
     try {
-      frame = config.source().poll(0);
+      frame = config.source().poll(rendition);
     } catch (RuntimeException | LinkageError failure) {
       sourceFailed(new IllegalStateException("frame source threw", failure));
       return false;
@@ -590,6 +676,17 @@ public final class SendLoop implements Transport.Completion {
       return true;
     }
     consecutiveSourceFailures = 0;
+    if (frame.rendition() != chainRendition && frame.kind() != FrameKind.KEY && chainRendition >= 0
+        && frame.rendition() == decision.rendition()) {
+      // The target rendition, but not where a client can join it.
+      skip(frame, SkipReason.AWAITING_KEY);
+      requestKeyFrame(frame.rendition());
+      return true;
+    }
+    if (shedDisposable && frame.kind() == FrameKind.DISPOSABLE) {
+      skip(frame, SkipReason.SHED);
+      return true;
+    }
     lastAdmitted = frame;
     lastAdmittedAt = now;
     admit(frame);
@@ -602,7 +699,12 @@ public final class SendLoop implements Transport.Completion {
       while (!pending.isEmpty()) {
         skip(pending.poll(), SkipReason.SUPERSEDED);
       }
+      if (frame.rendition() != chainRendition && lastRendition >= 0 && frame.rendition() != lastRendition) {
+        renditionSwitches++;
+        lastSwitchAt = lastAdmittedAt;
+      }
       chainRendition = frame.rendition();
+      lastRendition = chainRendition;
       keyRequestedFor = -1;
       pending.add(frame);
       return;
@@ -862,6 +964,10 @@ public final class SendLoop implements Transport.Completion {
           tracker == null ? 0 : tracker.pongsIgnored(),
           (tracker == null ? 0 : tracker.acksRejected()) + floodedAcks,
           signals(now),
+          decision,
+          chainRendition,
+          renditionSwitches,
+          policyFailures,
           stopReason);
     } finally {
       lock.unlock();

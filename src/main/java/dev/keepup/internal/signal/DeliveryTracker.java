@@ -28,11 +28,14 @@ public final class DeliveryTracker {
   private static final long MIN_WAIT_NANOS = 200_000L;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
+  private static final int MIN_BURST_BYTES = 4 * 1024;
+  private static final long MIN_BURST_NANOS = 1_000_000L;
 
   /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */
   static final long FALLING_BEHIND_DELAY_NANOS = 150_000_000L;
   /** Received-but-unrendered frames past which a client's own processing is falling behind. */
   static final int FALLING_BEHIND_CLIENT_LAG = 3;
+  static final long ACK_OVERDUE_MARGIN_NANOS = 30_000_000L;
 
   private final long stallAfterNanos;
 
@@ -45,8 +48,9 @@ public final class DeliveryTracker {
   private final long[] firstSentAtSend = new long[CAPACITY];
   private final boolean[] appLimited = new boolean[CAPACITY];
   private final long[] pingAt = new long[CAPACITY];
-  /** Whether the frame went into an empty pipe: its ack then bounds the RTT from above. */
+  /** Whether the frame went into an empty pipe: its ack then bounds the RTT and shows a burst rate. */
   private final boolean[] sentIdle = new boolean[CAPACITY];
+  private final long[] queuedAtSend = new long[CAPACITY];
 
   private long sentSeq;
   private long cumSent;
@@ -67,6 +71,8 @@ public final class DeliveryTracker {
   /** Windowed min of (server arrival - client time): the client's clock offset, plus the least uplink delay. */
   private final WindowedMin clientOffset = new WindowedMin(OFFSET_WINDOW_NANOS);
   private double queueDelayNanos;
+  private double burstRate;
+  private double latestRate;
   private long probeSentAt;
   private long lastProbeAt;
   private long probes;
@@ -91,6 +97,7 @@ public final class DeliveryTracker {
       throw new IllegalArgumentException("frames must be sent in order: " + seq + " after " + sentSeq);
     }
     int i = (int) (seq & MASK);
+    long queuedBefore = estimatedQueuedBytes(now);
     if (sentSeq == ackedSeq) {
       // Nothing in flight: the delivery clock restarts here (tcp_rate.c does the same).
       lastAckAt = now;
@@ -109,7 +116,9 @@ public final class DeliveryTracker {
     deliveredTimeAtSend[i] = lastAckAt;
     firstSentAtSend[i] = lastAckedSentAt;
     this.appLimited[i] = appLimited;
-    sentIdle[i] = sentSeq - 1 == ackedSeq;
+    // Into an empty pipe: nothing unacked, or all of it estimated drained (the ack is on its way).
+    sentIdle[i] = queuedBefore == 0;
+    queuedAtSend[i] = queuedBefore;
     pingAt[i] = 0;
     sendRateAcc = decayedSendRate(now) + size;
     sendRateAt = now;
@@ -209,6 +218,7 @@ public final class DeliveryTracker {
       // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
       // upper bound that only counts until probes give the real thing.
       minRtt.add(now - sentAt[i], now);
+      sampleBurstRate(i, now);
     }
     long delivered = cumBytes[i];
     long sendElapsed = sentAt[i] - firstSentAtSend[i];
@@ -219,6 +229,9 @@ public final class DeliveryTracker {
       double sample = bytes * (double) SECOND / interval;
       if (!appLimited[i] || sample > rate.bytesPerSecond()) {
         rate.add(sample, (double) interval / SECOND);
+      }
+      if (!appLimited[i]) {
+        latestRate = sample;
       }
     }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
@@ -232,6 +245,21 @@ public final class DeliveryTracker {
     cumAcked = delivered;
     lastAckAt = now;
     lastAckedSentAt = sentAt[i];
+  }
+
+  /**
+   * A frame sent into an empty pipe crossed the bottleneck as one burst: its size over its
+   * transmission time (send to ack, less the min RTT) shows the link's capacity even when the
+   * stream uses a fraction of it. Small frames are skipped: their timing is all RTT noise.
+   */
+  private void sampleBurstRate(int i, long now) {
+    long rtt = minRtt.get(now, 0);
+    long transmission = now - sentAt[i] - rtt;
+    if (probes == 0 || sizes[i] < MIN_BURST_BYTES || transmission < MIN_BURST_NANOS) {
+      return;
+    }
+    double sample = sizes[i] * (double) SECOND / transmission;
+    burstRate = burstRate == 0 ? sample : burstRate + (sample - burstRate) * 0.25;
   }
 
   /** Returns the bytes sent and not yet acknowledged. */
@@ -354,10 +382,26 @@ public final class DeliveryTracker {
     int clientLag = clientLag();
     if (queueDelayNanos > FALLING_BEHIND_DELAY_NANOS
         || backlogNanos > FALLING_BEHIND_DELAY_NANOS
-        || clientLag >= FALLING_BEHIND_CLIENT_LAG) {
+        || clientLag >= FALLING_BEHIND_CLIENT_LAG
+        || ackOverdue(now, bytesPerNano)) {
       return Verdict.FALLING_BEHIND;
     }
     return Verdict.KEEPING_UP;
+  }
+
+  /**
+   * Whether the oldest unacked frame's ack is late: later than the queue ahead of it and its
+   * own transmission take at the estimated rate, plus one and a half round trips and a margin. The first
+   * sign of a rate drop, a few frame times after it, before any queueing-delay sample.
+   */
+  private boolean ackOverdue(long now, double bytesPerNano) {
+    if (unackedFrames() == 0 || bytesPerNano <= 0) {
+      return false;
+    }
+    int oldest = (int) ((ackedSeq + 1) & MASK);
+    long expected = (long) ((queuedAtSend[oldest] + sizes[oldest]) / bytesPerNano)
+        + minRtt.get(now, 0) * 3 / 2 + ACK_OVERDUE_MARGIN_NANOS;
+    return now - sentAt[oldest] > expected;
   }
 
   private int clientLag() {
@@ -369,6 +413,7 @@ public final class DeliveryTracker {
     return new Signals(
         verdict(now),
         (long) (rate.bytesPerSecond() * 8),
+        (long) (latestRate * 8),
         Duration.ofNanos(minRtt.get(now, 0)),
         Duration.ofNanos((long) queueDelayNanos),
         unackedBytes(),
@@ -376,6 +421,7 @@ public final class DeliveryTracker {
         Duration.ofNanos(frameAgeNanos),
         clientLag(),
         (long) (decayedSendRate(now) * 8),
+        (long) (burstRate * 8),
         acked,
         Duration.ofNanos(sinceLastAck(now)));
   }

@@ -117,7 +117,10 @@ final class DeliveryTrackerTest {
     tracker.onPingSent(1, now);
     tracker.onPong(1, now + 50 * MS);
     tracker.onSent(2, 1000, now + 100 * MS, now + 100 * MS, false);
-    assertThat(tracker.verdict(now + 900 * MS)).isEqualTo(Verdict.KEEPING_UP);
+    assertThat(tracker.verdict(now + 150 * MS)).isEqualTo(Verdict.KEEPING_UP);
+    // A 1 KB frame's ack due within a few ms and a round trip: late is falling behind...
+    assertThat(tracker.verdict(now + 900 * MS)).isEqualTo(Verdict.FALLING_BEHIND);
+    // ...and nothing for the stall time is stalled.
     assertThat(tracker.verdict(now + 1200 * MS)).isEqualTo(Verdict.STALLED);
     Signals signals = tracker.snapshot(now + 1200 * MS);
     assertThat(signals.unackedFrames()).isEqualTo(1);

@@ -1,0 +1,199 @@
+package dev.keepup;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.function.IntConsumer;
+
+/**
+ * A live fan-out source for one encoder and many viewers: the producer publishes each encoded
+ * frame once per rendition, and every session's sender reads the newest frames through its own
+ * {@linkplain #newReader() reader}, zero-copy.
+ *
+ * <p>Each rendition keeps its last {@code framesPerRendition} frames in a ring (memory is
+ * bounded by that count times the frame sizes). A reader:
+ *
+ * <ul>
+ *   <li>joins a rendition (at start, or when the policy switches) only at a {@link
+ *       FrameKind#KEY} frame among the newest two, so a new viewer never starts with a stale
+ *       group of pictures; until one comes it returns {@code null} and passes the keyframe
+ *       request to the producer's callback;
+ *   <li>on an all-{@code KEY} stream (JPEG), always returns the newest frame: older ones are
+ *       skipped unseen, latest wins;
+ *   <li>on an inter-coded stream, returns frames in order so that references hold, skipping
+ *       {@link FrameKind#DISPOSABLE} ones when it has fallen behind, and jumping to the newest
+ *       keyframe when the frames it needs have left the ring.
+ * </ul>
+ *
+ * <p>Frames handed out share the published payload through read-only views; the producer must
+ * not change a payload after publishing it. Thread safe: one producer thread and any number of
+ * readers, each reader used by one sender.
+ */
+public final class LiveSource {
+  private final Ring[] rings;
+  private final IntConsumer keyFrameRequests;
+
+  private LiveSource(int renditions, int framesPerRendition, IntConsumer keyFrameRequests) {
+    this.rings = new Ring[renditions];
+    for (int i = 0; i < renditions; i++) {
+      rings[i] = new Ring(framesPerRendition);
+    }
+    this.keyFrameRequests = keyFrameRequests;
+  }
+
+  /**
+   * Returns a source for {@code renditions} renditions keeping the last {@code
+   * framesPerRendition} frames of each; {@code keyFrameRequests} receives the rendition a
+   * reader needs a keyframe of (an encoder would emit an IDR frame; it must not block).
+   *
+   * @throws IllegalArgumentException unless {@code 1 <= renditions <= 64} and {@code 2 <=
+   *     framesPerRendition <= 10_000}
+   */
+  public static LiveSource create(int renditions, int framesPerRendition, IntConsumer keyFrameRequests) {
+    if (renditions < 1 || renditions > 64) {
+      throw new IllegalArgumentException("renditions must be in [1, 64]: " + renditions);
+    }
+    if (framesPerRendition < 2 || framesPerRendition > 10_000) {
+      throw new IllegalArgumentException("framesPerRendition must be in [2, 10000]: " + framesPerRendition);
+    }
+    return new LiveSource(renditions, framesPerRendition, Objects.requireNonNull(keyFrameRequests, "keyFrameRequests"));
+  }
+
+  /** Returns a source for independent frames (JPEG): a ring of 2 per rendition, no key requests. */
+  public static LiveSource create(int renditions) {
+    return create(renditions, 2, rendition -> {});
+  }
+
+  /**
+   * Publishes the next frame of its rendition; called by the producer.
+   *
+   * @throws NullPointerException if {@code frame} is null
+   * @throws IllegalArgumentException if the frame's rendition is outside this source
+   */
+  public void publish(Frame frame) {
+    Objects.requireNonNull(frame, "frame");
+    if (frame.rendition() >= rings.length) {
+      throw new IllegalArgumentException(
+          "frame rendition must be < renditions (" + rings.length + "): " + frame.rendition());
+    }
+    rings[frame.rendition()].publish(frame);
+  }
+
+  /** Returns the number of renditions. */
+  public int renditions() {
+    return rings.length;
+  }
+
+  /** Returns a new reader, the {@link FrameSource} for one session's sender. */
+  public FrameSource newReader() {
+    return new Reader();
+  }
+
+  /** One rendition's newest frames; sequence numbers count every frame ever published. */
+  private static final class Ring {
+    private final Frame[] frames;
+    private long published;
+
+    Ring(int capacity) {
+      this.frames = new Frame[capacity];
+    }
+
+    synchronized void publish(Frame frame) {
+      frames[(int) (published % frames.length)] = frame;
+      published++;
+    }
+
+    /** Returns the frame with sequence number {@code seq} (0-based), or null if gone or not yet. */
+    synchronized Frame get(long seq) {
+      if (seq < 0 || seq >= published || seq < published - frames.length) {
+        return null;
+      }
+      return frames[(int) (seq % frames.length)];
+    }
+
+    synchronized long published() {
+      return published;
+    }
+
+    /** Returns the sequence number of the newest KEY among the newest {@code within} frames, or -1. */
+    synchronized long newestKey(int within) {
+      long oldest = Math.max(published - Math.min(within, frames.length), 0);
+      for (long seq = published - 1; seq >= oldest; seq--) {
+        if (frames[(int) (seq % frames.length)].kind() == FrameKind.KEY) {
+          return seq;
+        }
+      }
+      return -1;
+    }
+
+    /** Returns the sequence number of the oldest frame still held. */
+    synchronized long oldestHeld() {
+      return Math.max(0, published - frames.length);
+    }
+  }
+
+  private final class Reader implements FrameSource {
+    private int rendition = -1;
+    /** The sequence number of the next frame to return in {@link #rendition}. */
+    private long next;
+
+    @Override
+    public Frame poll(int wanted) {
+      if (wanted < 0 || wanted >= rings.length) {
+        return null;
+      }
+      Ring ring = rings[wanted];
+      if (wanted != rendition) {
+        long key = ring.newestKey(2);
+        if (key < 0) {
+          keyFrameRequests.accept(wanted);
+          return null;
+        }
+        rendition = wanted;
+        next = key + 1;
+        return view(ring.get(key));
+      }
+      long published = ring.published();
+      if (next >= published) {
+        return null;
+      }
+      Frame newest = ring.get(published - 1);
+      if (newest != null && newest.kind() == FrameKind.KEY) {
+        // Nothing before a keyframe is needed: jump to it.
+        next = published;
+        return view(newest);
+      }
+      if (next < ring.oldestHeld()) {
+        // The frames this reader needs are gone: rejoin at a keyframe.
+        long key = ring.newestKey(Integer.MAX_VALUE);
+        if (key < 0 || key < next) {
+          next = published;
+          keyFrameRequests.accept(wanted);
+          return null;
+        }
+        next = key + 1;
+        return view(ring.get(key));
+      }
+      // In order; a reader more than one frame behind sheds disposable frames to catch up.
+      while (next < published - 1) {
+        Frame candidate = ring.get(next);
+        if (candidate == null || candidate.kind() != FrameKind.DISPOSABLE) {
+          break;
+        }
+        next++;
+      }
+      Frame frame = ring.get(next);
+      next++;
+      return frame == null ? null : view(frame);
+    }
+
+    @Override
+    public void requestKeyFrame(int wanted) {
+      keyFrameRequests.accept(wanted);
+    }
+
+    private Frame view(Frame frame) {
+      ByteBuffer readOnly = frame.payload().asReadOnlyBuffer();
+      return Frame.of(readOnly, frame.captureTimeNanos(), frame.kind(), frame.rendition());
+    }
+  }
+}

@@ -1,0 +1,218 @@
+package dev.keepup.internal.policy;
+
+import dev.keepup.AdaptationPolicy;
+import dev.keepup.Decision;
+import dev.keepup.Ladder;
+import dev.keepup.Signals;
+import dev.keepup.Verdict;
+
+/**
+ * The recommended hybrid: hold while the client keeps up, drop fast when it falls behind,
+ * climb carefully. See {@code docs/adaptation.md} for the reasoning and references.
+ *
+ * <ul>
+ *   <li>Congestion (the verdict says the link is falling behind or stalled): at once, the
+ *       highest rendition that fits 0.85 of the acked delivery rate; if even the cheapest does
+ *       not fit, the highest frame rate at which it does. Persisting congestion steps the frame
+ *       rate down once more each half second: the fast actuator.
+ *   <li>Client lag (frames received but not rendered pile up while the link keeps up): a
+ *       slow decoder costs per frame, not per byte, so the frame rate steps down, not the
+ *       quality; it steps back up after three quiet seconds.
+ *   <li>Climbing: after a quiet second (no congestion, no switch), one rendition up if the
+ *       burst rate (frames sent into an empty pipe crossing the link) says it fits with a 0.8
+ *       safety factor. While the stream is app-limited the delivery rate only shows the
+ *       stream's own bitrate, so the burst rate is the probe. A rendition that brings
+ *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
+ *       each repeat, unless the burst rate shows 1.5 times what it needs.
+ *   <li>Hysteresis: estimate changes under 15% of the current rendition's bitrate do not move
+ *       it; a lost frame rate is regained one step per quiet two seconds.
+ * </ul>
+ *
+ * <p>Not thread safe: one instance per sender, called under its lock.
+ */
+public final class DefaultPolicy implements AdaptationPolicy {
+  private static final long MS = 1_000_000L;
+  static final double CONGESTION_FACTOR = 0.85;
+  static final double CLIMB_FACTOR = 0.8;
+  static final long QUIET_BEFORE_CLIMB_NANOS = 1_000 * MS;
+  static final long QUIET_BEFORE_FPS_UP_NANOS = 2_000 * MS;
+  static final long CONGESTED_FPS_STEP_NANOS = 500 * MS;
+  static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
+  static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
+  static final long MAX_BACKOFF_NANOS = 120_000 * MS;
+  static final int CLIENT_LAG_FRAMES = 3;
+  /** Frames below this are too small to time as bursts (see DeliveryTracker). */
+  static final long SMALL_FRAME_BYTES = 4 * 1024;
+  static final long CLIENT_QUIET_NANOS = 3_000 * MS;
+
+  private long lastCongestionAt = Long.MIN_VALUE / 2;
+  private long lastChangeAt = Long.MIN_VALUE / 2;
+  private long lastClimbAt = Long.MIN_VALUE / 2;
+  private int lastClimbTo = -1;
+  private long lastClientLagAt = Long.MIN_VALUE / 2;
+  private long[] holdUntil = new long[0];
+  private long[] backoff = new long[0];
+
+  @Override
+  public Decision decide(Context context) {
+    Ladder ladder = context.ladder();
+    if (holdUntil.length != ladder.size()) {
+      holdUntil = new long[ladder.size()];
+      backoff = new long[ladder.size()];
+    }
+    Signals signals = context.signals();
+    Decision current = context.current();
+    long now = context.nowNanos();
+    if (!signals.acked()) {
+      // No acks, no evidence: completion alone cannot tell a full buffer from a fast client.
+      return current;
+    }
+    double topFps = Math.min(ladder.topFrameRate(), context.maxFramesPerSecond());
+    boolean clientLag = signals.clientLagFrames() >= CLIENT_LAG_FRAMES;
+    if (clientLag) {
+      lastClientLagAt = now;
+    }
+    boolean congested = signals.verdict() == Verdict.STALLED
+        || (signals.verdict() == Verdict.FALLING_BEHIND && !clientLag);
+    if (congested) {
+      lastCongestionAt = now;
+      return onCongestion(context, ladder, topFps, now);
+    }
+    if (clientLag) {
+      return stepFrameRate(current, ladder, -1, now, QUIET_BEFORE_FPS_UP_NANOS / 2, "client lag");
+    }
+    if (now - lastCongestionAt < QUIET_BEFORE_CLIMB_NANOS || now - lastChangeAt < QUIET_BEFORE_CLIMB_NANOS
+        || context.switchPending()) {
+      return current;
+    }
+    if (current.framesPerSecond() < topFps) {
+      // Regain frame rate first: it was the first thing given up.
+      if (now - lastClientLagAt >= CLIENT_QUIET_NANOS && now - lastChangeAt >= QUIET_BEFORE_FPS_UP_NANOS
+          && fits(signals, ladder, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps))) {
+        return change(current, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps), now, "recover fps");
+      }
+      return current;
+    }
+    int next = current.rendition() + 1;
+    if (next < ladder.size() && climbAllowed(signals, ladder, next, topFps, now)) {
+      lastClimbAt = now;
+      lastClimbTo = next;
+      return change(current, next, current.framesPerSecond(), now, "climb");
+    }
+    return current;
+  }
+
+  private Decision onCongestion(Context context, Ladder ladder, double topFps, long now) {
+    Decision current = context.current();
+    Signals signals = context.signals();
+    long rate = signals.deliveryRateBitsPerSecond();
+    if (signals.latestRateBitsPerSecond() > 0) {
+      // The smoothed estimate trails a drop by a second; the newest sample does not.
+      rate = Math.min(rate, signals.latestRateBitsPerSecond());
+    }
+    if (current.rendition() == lastClimbTo && now - lastClimbAt < FAILED_CLIMB_WINDOW_NANOS) {
+      // The climb failed: hold this rendition off, longer each time.
+      int failed = current.rendition();
+      backoff[failed] = backoff[failed] == 0 ? FIRST_BACKOFF_NANOS : Math.min(MAX_BACKOFF_NANOS, backoff[failed] * 2);
+      holdUntil[failed] = now + backoff[failed];
+      lastClimbTo = -1;
+    }
+    if (rate <= 0) {
+      return stepFrameRate(current, ladder, -1, now, CONGESTED_FPS_STEP_NANOS, "congestion");
+    }
+    double budget = rate * CONGESTION_FACTOR;
+    int target = ladder.highestFitting(budget, topFps);
+    double fps = topFps;
+    if (target < 0) {
+      target = 0;
+      fps = ladder.frameRate(ladder.frameRateSteps() - 1);
+      for (int i = 0; i < ladder.frameRateSteps(); i++) {
+        double step = ladder.frameRate(i);
+        if (step <= topFps && ladder.bitsPerSecond(0) * step / ladder.topFrameRate() <= budget) {
+          fps = step;
+          break;
+        }
+      }
+    }
+    if (target > current.rendition()) {
+      target = current.rendition(); // congestion never climbs
+    }
+    if (target < current.rendition() || fps < current.framesPerSecond()) {
+      return change(current, target, Math.min(fps, current.framesPerSecond()), now, "congestion");
+    }
+    // Already at what the rate supports and still congested: the estimate lags the link, so
+    // shed frames, a step each half second.
+    return stepFrameRate(current, ladder, -1, now, CONGESTED_FPS_STEP_NANOS, "congestion");
+  }
+
+  private boolean climbAllowed(Signals signals, Ladder ladder, int next, double fps, long now) {
+    long need = (long) (ladder.bitsPerSecond(next) * fps / ladder.topFrameRate());
+    long burst = signals.burstRateBitsPerSecond();
+    if (now < holdUntil[next] && burst < need * 1.5) {
+      return false;
+    }
+    long frameBytes = (long) (ladder.bitsPerSecond(next - 1) / 8 / ladder.topFrameRate());
+    if (burst == 0 && frameBytes < SMALL_FRAME_BYTES) {
+      // Frames too small to time as bursts: climb blind, one step per quiet second; a failed
+      // step costs a short congestion episode, and is held off, doubling, afterwards. Larger
+      // frames with no burst sample mean the pipe is never empty: no room to climb.
+      return true;
+    }
+    // The 0.8 factor is also the hysteresis: an estimate within 20% of the step is noise.
+    return capacity(signals) * CLIMB_FACTOR >= need;
+  }
+
+  /**
+   * What the link can carry, as far as the signals show: the burst rate, or the delivery rate
+   * when higher; the delivery rate counts only as far as the newest link-limited sample agrees,
+   * since it trails a drop.
+   */
+  private static long capacity(Signals signals) {
+    long rate = signals.deliveryRateBitsPerSecond();
+    if (signals.latestRateBitsPerSecond() > 0) {
+      rate = Math.min(rate, signals.latestRateBitsPerSecond());
+    }
+    return Math.max(signals.burstRateBitsPerSecond(), rate);
+  }
+
+  private static boolean fits(Signals signals, Ladder ladder, int rendition, double fps) {
+    return capacity(signals) * CLIMB_FACTOR >= ladder.bitsPerSecond(rendition) * fps / ladder.topFrameRate();
+  }
+
+  private static double nextFrameRate(Ladder ladder, double current, double topFps) {
+    double next = topFps;
+    for (int i = ladder.frameRateSteps() - 1; i >= 0; i--) {
+      double step = ladder.frameRate(i);
+      if (step > current && step <= topFps) {
+        return step;
+      }
+    }
+    return next;
+  }
+
+  private Decision stepFrameRate(Decision current, Ladder ladder, int direction, long now, long minGapNanos, String reason) {
+    if (now - lastChangeAt < minGapNanos) {
+      return current;
+    }
+    double fps = current.framesPerSecond();
+    double lower = fps;
+    for (int i = 0; i < ladder.frameRateSteps(); i++) {
+      if (ladder.frameRate(i) < fps) {
+        lower = ladder.frameRate(i);
+        break;
+      }
+    }
+    if (direction < 0 && lower < fps) {
+      return change(current, current.rendition(), lower, now, reason);
+    }
+    return current;
+  }
+
+  private Decision change(Decision current, int rendition, double fps, long now, String reason) {
+    if (rendition == current.rendition() && fps == current.framesPerSecond()) {
+      return current;
+    }
+    lastChangeAt = now;
+    return new Decision(rendition, fps, reason);
+  }
+}

@@ -1,0 +1,40 @@
+package dev.keepup.internal.policy;
+
+import dev.keepup.AdaptationPolicy;
+import dev.keepup.Decision;
+import dev.keepup.Ladder;
+
+/**
+ * The highest rendition under a safety factor of the delivery-rate estimate: 0.9 to stay or go
+ * down (dash.js's default safety factor), 0.7 to go up (hls.js's {@code abrBandWidthUpFactor}),
+ * so that an estimate hovering near a step does not flap. Quality only.
+ */
+public final class ThroughputPolicy implements AdaptationPolicy {
+  static final double DOWN_FACTOR = 0.9;
+  static final double UP_FACTOR = 0.7;
+
+  @Override
+  public Decision decide(Context context) {
+    long rate = context.signals().deliveryRateBitsPerSecond();
+    Decision current = context.current();
+    if (rate <= 0) {
+      return current;
+    }
+    Ladder ladder = context.ladder();
+    double fps = Math.min(ladder.topFrameRate(), context.maxFramesPerSecond());
+    int stay = Math.max(0, ladder.highestFitting(rate * DOWN_FACTOR, fps));
+    int target = current.rendition();
+    if (stay < target) {
+      target = stay;
+    } else {
+      int up = ladder.highestFitting(rate * UP_FACTOR, fps);
+      if (up > target) {
+        target = up;
+      }
+    }
+    if (target == current.rendition() && fps == current.framesPerSecond()) {
+      return current;
+    }
+    return new Decision(target, fps, "throughput");
+  }
+}

@@ -1,0 +1,174 @@
+package dev.keepup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keepup.net.BandwidthTrace;
+import dev.keepup.sim.SimulatedLink;
+import dev.keepup.testing.VirtualTime;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The built-in policies end to end: a live source, a simulated link, virtual time. */
+final class AdaptationTest {
+  private static final long MS = 1_000_000L;
+  private static final long SECOND = 1_000 * MS;
+  static final Ladder LADDER = Ladder.ofBitrates(300_000, 750_000, 1_200_000, 1_850_000, 2_850_000, 4_300_000);
+
+  private final VirtualTime time = new VirtualTime();
+  private final long start = time.read();
+  private final LiveSource live = LiveSource.create(LADDER.size());
+  private final List<long[]> arrivals = new ArrayList<>();
+  /** Per decision: time since start, rendition, fps*1000. */
+  private final List<long[]> decisions = new ArrayList<>();
+
+  /** Publishes one all-KEY frame per rendition every 1/30 s, sized to the ladder's bitrate. */
+  private void produce(Duration duration) {
+    long end = time.read() + duration.toNanos();
+    Runnable[] tick = new Runnable[1];
+    tick[0] = () -> {
+      for (int r = 0; r < LADDER.size(); r++) {
+        ByteBuffer payload = ByteBuffer.allocate((int) (LADDER.bitsPerSecond(r) / 8 / 30));
+        payload.putLong(0, time.read());
+        live.publish(Frame.of(payload, time.read(), FrameKind.KEY, r));
+      }
+      if (time.read() + SECOND / 30 < end) {
+        time.schedule(tick[0], SECOND / 30);
+      }
+    };
+    tick[0].run();
+  }
+
+  private PacedSender sender(SimulatedLink link, AdaptationPolicy policy) {
+    link.client((data, at) -> arrivals.add(new long[] {at - start, data.getLong(0)}));
+    return PacedSender.newBuilder(link.session())
+        .source(live.newReader())
+        .ladder(LADDER)
+        .policy(policy)
+        .ticker(time)
+        .scheduler(time)
+        .pingExecutor(Runnable::run)
+        .listener(new SenderListener() {
+          @Override
+          public void onDecision(Decision previous, Decision current) {
+            decisions.add(new long[] {time.read() - start, current.rendition(), (long) (current.framesPerSecond() * 1000)});
+          }
+        })
+        .build();
+  }
+
+  private double p95AgeMillis(long from, long to) {
+    double[] ages = arrivals.stream().filter(a -> a[0] >= from && a[0] < to)
+        .mapToDouble(a -> (a[0] + start - a[1]) / 1e6).sorted().toArray();
+    return ages.length == 0 ? Double.NaN : ages[(int) Math.floor(0.95 * (ages.length - 1))];
+  }
+
+  private SimulatedLink link(double mbit) {
+    return new SimulatedLink(time, BandwidthTrace.of(0, mbit), 20 * MS, 700_000);
+  }
+
+  @Test
+  void defaults_stepDownAndBackUp_reactFastRecoverWithinSixSeconds() {
+    SimulatedLink link = link(8.0);
+    PacedSender sender = sender(link, AdaptationPolicy.defaults());
+    produce(Duration.ofSeconds(40));
+    sender.start();
+    time.advance(Duration.ofSeconds(15));
+    assertThat(sender.stats().decision().rendition()).as("climbed to the top on 8 Mbit/s").isEqualTo(5);
+
+    link.setRate(1_000_000);
+    long drop = time.read() - start;
+    time.advance(Duration.ofSeconds(10));
+    long reaction = decisions.stream().filter(d -> d[0] > drop).mapToLong(d -> d[0] - drop).min().orElse(Long.MAX_VALUE);
+    assertThat(reaction).as("acts within 300 ms of the drop").isLessThanOrEqualTo(300 * MS);
+    assertThat(sender.stats().decision().rendition()).as("fits 1 Mbit/s").isLessThanOrEqualTo(1);
+    assertThat(p95AgeMillis(drop + 2 * SECOND, drop + 10 * SECOND)).isLessThan(400);
+
+    link.setRate(8_000_000);
+    long recovery = time.read() - start;
+    time.advance(Duration.ofSeconds(10));
+    long backAtTop = decisions.stream().filter(d -> d[0] > recovery && d[1] == 5).mapToLong(d -> d[0] - recovery).min().orElse(Long.MAX_VALUE);
+    assertThat(backAtTop).as("back at the top within 6 s").isLessThanOrEqualTo(6 * SECOND);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void defaults_onConstantBandwidth_switchAtMostTwicePerMinute() {
+    SimulatedLink link = link(2.0);
+    PacedSender sender = sender(link, AdaptationPolicy.defaults());
+    produce(Duration.ofSeconds(140));
+    sender.start();
+    time.advance(Duration.ofSeconds(20)); // settle
+    long before = sender.stats().renditionSwitches();
+    time.advance(Duration.ofSeconds(120));
+    assertThat(sender.stats().renditionSwitches() - before).isLessThanOrEqualTo(4);
+    assertThat(LADDER.bitsPerSecond(sender.stats().decision().rendition())).isLessThanOrEqualTo(2_000_000);
+    assertThat(p95AgeMillis(20 * SECOND, 140 * SECOND)).isLessThan(300);
+  }
+
+  @Test
+  void fixed_neverAdapts() {
+    SimulatedLink link = link(1.0);
+    PacedSender sender = PacedSender.newBuilder(link.session()).source(live.newReader()).ladder(LADDER)
+        .policy(AdaptationPolicy.fixed(5, 30)).startRendition(5).ticker(time).scheduler(time)
+        .pingExecutor(Runnable::run).build();
+    link.client((data, at) -> {});
+    produce(Duration.ofSeconds(10));
+    sender.start();
+    time.advance(Duration.ofSeconds(10));
+    assertThat(decisions).isEmpty();
+    assertThat(sender.stats().rendition()).isEqualTo(5);
+  }
+
+  @Test
+  void throughputBased_fitsTheEstimateWhenTheLinkIsTheLimit() {
+    SimulatedLink link = link(1.0);
+    PacedSender throughput = sender(link, AdaptationPolicy.throughputBased());
+    produce(Duration.ofSeconds(20));
+    throughput.start();
+    time.advance(Duration.ofSeconds(20));
+    // Starting at the cheapest, the stream is app-limited: the estimate shows only its own
+    // rate, so it never climbs far; it must never exceed the link.
+    assertThat(LADDER.bitsPerSecond(throughput.stats().decision().rendition())).isLessThanOrEqualTo(1_000_000);
+  }
+
+  @Test
+  void delayBased_fallsWithQueueingDelay() {
+    SimulatedLink link = link(1.0);
+    PacedSender sender = PacedSender.newBuilder(link.session()).source(live.newReader()).ladder(LADDER)
+        .policy(AdaptationPolicy.delayBased()).startRendition(5).ticker(time).scheduler(time)
+        .pingExecutor(Runnable::run).build();
+    link.client((data, at) -> {});
+    produce(Duration.ofSeconds(10));
+    sender.start();
+    time.advance(Duration.ofSeconds(10));
+    assertThat(sender.stats().decision().rendition()).isLessThan(5);
+  }
+
+  @Test
+  void policyThatThrowsOrIsInvalid_keepsThePreviousDecision() {
+    SimulatedLink link = link(8.0);
+    int[] calls = {0};
+    AdaptationPolicy flaky = context -> {
+      calls[0]++;
+      if (calls[0] % 3 == 0) {
+        throw new IllegalStateException("policy bug");
+      }
+      if (calls[0] % 3 == 1) {
+        return new Decision(99, 30, "out of the ladder");
+      }
+      return new Decision(2, 15, "ok");
+    };
+    PacedSender sender = sender(link, flaky);
+    produce(Duration.ofSeconds(3));
+    sender.start();
+    time.advance(Duration.ofSeconds(3));
+    SenderStats stats = sender.stats();
+    assertThat(stats.policyFailures()).isGreaterThan(10);
+    assertThat(stats.decision()).isEqualTo(new Decision(2, 15, "ok"));
+    assertThat(stats.rendition()).isEqualTo(2);
+    assertThat(sender.isRunning()).isTrue();
+  }
+}
