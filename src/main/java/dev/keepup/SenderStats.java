@@ -27,7 +27,8 @@ import java.util.Map;
  * @param pingsSent pings handed to the container
  * @param acksAccepted pongs and client acks that acknowledged frames
  * @param pongsIgnored pongs that were not this sender's, repeated, or went backwards
- * @param acksRejected client acks that were malformed, went backwards, or acked more than was sent
+ * @param acksRejected client acks that were malformed, went backwards, or acked more than was
+ *     sent, and acks of either kind shed as a flood (beyond four per frame plus 64 a second)
  * @param signals what the sender knows about how well the client keeps up
  * @param decision the policy's decision in force (rendition and frame rate)
  * @param rendition the rendition being sent: the decision's, once its keyframe went out; -1

@@ -258,7 +258,10 @@ public final class SendLoop implements Transport.Completion {
       if (state != State.RUNNING) {
         return true;
       }
-      AckProtocol.ClientAck ack = takeAckToken(now) ? AckProtocol.parseClientAck(text) : null;
+      if (!takeAckToken(now)) {
+        return true; // shed and counted as a flood
+      }
+      AckProtocol.ClientAck ack = AckProtocol.parseClientAck(text);
       accepted = ack != null
           && tracker.onClientAck(ack.received(), (long) (ack.receivedAtMillis() * 1e6), ack.rendered(), now);
       if (accepted) {
@@ -406,6 +409,13 @@ public final class SendLoop implements Transport.Completion {
     lock.lock();
     try {
       seq = pingInFlightFor;
+      // Recorded before the write: a fast client's pong can arrive before sendPing returns.
+      long now = config.ticker().read();
+      if (seq == PROBE) {
+        tracker.onProbeSent(now);
+      } else {
+        tracker.onPingSent(seq, now);
+      }
     } finally {
       lock.unlock();
     }
@@ -429,12 +439,10 @@ public final class SendLoop implements Transport.Completion {
         if (firstPingAt == 0) {
           firstPingAt = now;
         }
-        if (seq == PROBE) {
-          tracker.onProbeSent(now);
-        } else {
-          tracker.onPingSent(seq, now);
-        }
       } else {
+        if (seq != NO_PING) {
+          tracker.onPingFailed(seq);
+        }
         pingFailures++;
         if (state == State.RUNNING && !transport.isOpen()) {
           stop(StopReason.SESSION_CLOSED, failure);

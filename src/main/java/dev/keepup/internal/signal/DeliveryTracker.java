@@ -26,6 +26,8 @@ public final class DeliveryTracker {
   private static final long RTT_WINDOW_NANOS = 10 * SECOND;
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
   private static final long MIN_WAIT_NANOS = 200_000L;
+  /** About 11 days of a client's monotonic clock: beyond it a timestamp is garbage. */
+  private static final long MAX_CLIENT_TIME_NANOS = 1_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
   private static final int MIN_BURST_BYTES = 4 * 1024;
@@ -65,6 +67,7 @@ public final class DeliveryTracker {
   private long pongSeq;
   private long clientReceived;
   private long clientRendered = -1;
+  private long lastClientTime;
 
   private final RateEstimate rate = new RateEstimate(1.0, 4.0);
   private final WindowedMin minRtt = new WindowedMin(RTT_WINDOW_NANOS);
@@ -117,7 +120,9 @@ public final class DeliveryTracker {
     firstSentAtSend[i] = lastAckedSentAt;
     this.appLimited[i] = appLimited;
     // Into an empty pipe: nothing unacked, or all of it estimated drained (the ack is on its way).
-    sentIdle[i] = queuedBefore == 0;
+    // Or sent on time with at most the previous frame still unacked: at high rates its ack is
+    // merely in flight; any wait behind it only lowers the burst sample (the safe side).
+    sentIdle[i] = queuedBefore == 0 || (appLimited && sentSeq - 1 - ackedSeq <= 1);
     queuedAtSend[i] = queuedBefore;
     pingAt[i] = 0;
     sendRateAcc = decayedSendRate(now) + size;
@@ -152,6 +157,15 @@ public final class DeliveryTracker {
    */
   public boolean rttStale(long now) {
     return probes > 0 && probeSentAt == 0 && now - lastProbeAt > RTT_WINDOW_NANOS;
+  }
+
+  /** Forgets a ping that could not be sent, so that a pong claiming it is not believed. */
+  public void onPingFailed(long seq) {
+    if (seq == 0) {
+      probeSentAt = 0;
+    } else if (seq > ackedSeq && seq <= sentSeq) {
+      pingAt[(int) (seq & MASK)] = 0;
+    }
   }
 
   /** Records that an RTT probe was handed to the container at {@code now}. */
@@ -194,14 +208,21 @@ public final class DeliveryTracker {
    * whether it was accepted; an ack for more than was sent, or going backwards, is rejected.
    */
   public boolean onClientAck(long received, long receivedAtNanos, long rendered, long now) {
-    if (received < clientReceived || received > sentSeq || sentSeq - received >= CAPACITY
-        || rendered > received || (rendered >= 0 && rendered < clientRendered)) {
+    if (received < clientReceived || received > sentSeq || rendered > received
+        || (rendered >= 0 && rendered < clientRendered) || receivedAtNanos < lastClientTime
+        || receivedAtNanos > MAX_CLIENT_TIME_NANOS) {
       acksRejected++;
       return false;
     }
     clientReceived = received;
+    lastClientTime = receivedAtNanos;
     if (rendered >= 0) {
       clientRendered = rendered;
+    }
+    if (sentSeq - received >= CAPACITY) {
+      // Valid but older than the frames remembered (pongs ran far ahead of a stalled page):
+      // its counts count, its timing cannot be matched to a frame.
+      return true;
     }
     clientOffset.add(now - receivedAtNanos, now);
     if (received > ackedSeq) {
@@ -378,7 +399,11 @@ public final class DeliveryTracker {
       return Verdict.KEEPING_UP;
     }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
-    long backlogNanos = bytesPerNano > 0 ? (long) (estimatedQueuedBytes(now) / bytesPerNano) : 0;
+    // The frame just handed over is not a backlog: early on, with the estimate at the stream's
+    // own bitrate, counting it would read one frame as a queue.
+    long newest = sentSeq > ackedSeq ? sizes[(int) (sentSeq & MASK)] : 0;
+    long backlogNanos = bytesPerNano > 0
+        ? (long) (Math.max(0, estimatedQueuedBytes(now) - newest) / bytesPerNano) : 0;
     int clientLag = clientLag();
     if (queueDelayNanos > FALLING_BEHIND_DELAY_NANOS
         || backlogNanos > FALLING_BEHIND_DELAY_NANOS
