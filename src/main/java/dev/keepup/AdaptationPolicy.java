@@ -39,6 +39,9 @@ public interface AdaptationPolicy {
    * @param nowNanos the sender's clock
    * @param lastSwitchNanos when the rendition last changed (the start time if never)
    * @param switchPending whether a rendition switch is waiting for a keyframe
+   * @param skippedFraction the fraction of recent frames (about the last 16) that were skipped
+   *     rather than sent: superseded while the in-flight cap held them, stale, or undecodable
+   *     after a broken reference. A stream that does not fit the link shows it here first.
    */
   record Context(
       Signals signals,
@@ -47,7 +50,8 @@ public interface AdaptationPolicy {
       double maxFramesPerSecond,
       long nowNanos,
       long lastSwitchNanos,
-      boolean switchPending) {}
+      boolean switchPending,
+      double skippedFraction) {}
 
   /**
    * Returns a policy that never adapts: one rendition, one frame rate. The baseline.

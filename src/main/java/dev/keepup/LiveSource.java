@@ -142,6 +142,13 @@ public final class LiveSource {
         return null;
       }
       Ring ring = rings[wanted];
+      // One consistent view of the ring: the producer must not publish between the look-ups.
+      synchronized (ring) {
+        return pollLocked(ring, wanted);
+      }
+    }
+
+    private Frame pollLocked(Ring ring, int wanted) {
       if (wanted != rendition) {
         long key = ring.newestKey(2);
         if (key < 0) {

@@ -15,6 +15,9 @@ import dev.keepup.Verdict;
  *       highest rendition that fits 0.85 of the acked delivery rate; if even the cheapest does
  *       not fit, the highest frame rate at which it does. Persisting congestion steps the frame
  *       rate down once more each half second: the fast actuator.
+ *   <li>Skipping (over a fifth of recent frames skipped, mostly because the in-flight cap held
+ *       them): the stream does not fit the link, which for inter-coded video means broken
+ *       references and stalls; treated as congestion.
  *   <li>Client lag (frames received but not rendered pile up while the link keeps up): a
  *       slow decoder costs per frame, not per byte, so the frame rate steps down, not the
  *       quality; it steps back up after three quiet seconds.
@@ -41,8 +44,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
   static final long MAX_BACKOFF_NANOS = 120_000 * MS;
   static final int CLIENT_LAG_FRAMES = 3;
-  /** Frames below this are too small to time as bursts (see DeliveryTracker). */
-  static final long SMALL_FRAME_BYTES = 4 * 1024;
+  /** A skipped fraction past which the stream does not fit the link. */
+  static final double SKIPPING = 0.2;
   static final long CLIENT_QUIET_NANOS = 3_000 * MS;
 
   private long lastCongestionAt = Long.MIN_VALUE / 2;
@@ -72,8 +75,10 @@ public final class DefaultPolicy implements AdaptationPolicy {
     if (clientLag) {
       lastClientLagAt = now;
     }
+    // Frames skipped because the cap held them are the link saying no, before any delay shows.
     boolean congested = signals.verdict() == Verdict.STALLED
-        || (signals.verdict() == Verdict.FALLING_BEHIND && !clientLag);
+        || (signals.verdict() == Verdict.FALLING_BEHIND && !clientLag)
+        || (context.skippedFraction() > SKIPPING && !clientLag);
     if (congested) {
       lastCongestionAt = now;
       return onCongestion(context, ladder, topFps, now);
@@ -151,12 +156,9 @@ public final class DefaultPolicy implements AdaptationPolicy {
     if (now < holdUntil[next] && burst < need * 1.5) {
       return false;
     }
-    long frameBytes = (long) (ladder.bitsPerSecond(next - 1) / 8 / ladder.topFrameRate());
-    if (burst == 0 && frameBytes < SMALL_FRAME_BYTES) {
-      // Frames too small to time as bursts: climb blind, one step per quiet second; a failed
-      // step costs a short congestion episode, and is held off, doubling, afterwards. Larger
-      // frames with no burst sample mean the pipe is never empty: no room to climb.
-      return true;
+    if (burst == 0) {
+      // No frame has crossed an empty pipe yet: no evidence of room, no climb.
+      return false;
     }
     // The 0.8 factor is also the hysteresis: an estimate within 20% of the step is noise.
     return capacity(signals) * CLIMB_FACTOR >= need;

@@ -49,6 +49,7 @@ public final class SendLoop implements Transport.Completion {
   private static final int ACK_FLOOD_BURST = 64;
   private static final long UNPACED_ACKS_PER_SECOND = 100_000;
   private static final long UNPACED_RETRY_NANOS = 1_000_000L;
+  private static final double SKIP_EWMA_WEIGHT = 1.0 / 16;
   private static final long NO_PING = -1;
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
@@ -114,8 +115,8 @@ public final class SendLoop implements Transport.Completion {
   private long wakeAt = Long.MAX_VALUE;
   /** The rendition whose reference chain the client holds, or -1 until the next KEY. */
   private int chainRendition = -1;
-  private int keyRequestedFor = -1;
-  private long keyRequestedAt;
+  private final boolean[] keyRequested = new boolean[64];
+  private final long[] keyRequestedAt = new long[64];
   private int consecutiveSourceFailures;
 
   private long framesTaken;
@@ -162,6 +163,8 @@ public final class SendLoop implements Transport.Completion {
   /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
   private int lastRendition = -1;
   private long policyFailures;
+  /** Exponential average over about 16 frames of 1 for a skip, 0 for a send. */
+  private double skippedFraction;
   private long lastAdmittedAt;
 
   public SendLoop(Config config, Function<Transport.Completion, Transport> transportFactory) {
@@ -493,6 +496,7 @@ public final class SendLoop implements Transport.Completion {
     }
     Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
     if (frame != null) {
+      skippedFraction -= skippedFraction * SKIP_EWMA_WEIGHT;
       inFlight = frame;
       inFlightSince = now;
       framesSent++;
@@ -610,7 +614,7 @@ public final class SendLoop implements Transport.Completion {
     Decision next;
     try {
       AdaptationPolicy.Context context = new AdaptationPolicy.Context(signals(now), decision, config.ladder(),
-          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending());
+          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction);
       next = AdaptationPolicy.validate(config.policy().decide(context), config.ladder(), config.maxFramesPerSecond());
     } catch (RuntimeException | LinkageError failure) {
       policyFailures++;
@@ -713,7 +717,6 @@ public final class SendLoop implements Transport.Completion {
       }
       chainRendition = frame.rendition();
       lastRendition = chainRendition;
-      keyRequestedFor = -1;
       pending.add(frame);
       return;
     }
@@ -797,12 +800,15 @@ public final class SendLoop implements Transport.Completion {
 
   private void requestKeyFrame(int rendition) {
     long now = config.ticker().read();
-    // Once per break, and again each second while it lasts in case the encoder missed it.
-    if (rendition == keyRequestedFor && now - keyRequestedAt < SECOND) {
+    // At most once a second per rendition, across breaks: a keyframe costs several frames, and
+    // asking for one at every break on a link that cannot carry the rendition would make the
+    // stream all keyframes.
+    int slot = rendition & (keyRequestedAt.length - 1);
+    if (keyRequested[slot] && now - keyRequestedAt[slot] < SECOND) {
       return;
     }
-    keyRequestedFor = rendition;
-    keyRequestedAt = now;
+    keyRequested[slot] = true;
+    keyRequestedAt[slot] = now;
     try {
       config.source().requestKeyFrame(rendition);
     } catch (RuntimeException | LinkageError failure) {
@@ -882,6 +888,9 @@ public final class SendLoop implements Transport.Completion {
 
   private void skip(Frame frame, SkipReason reason) {
     skipped[reason.ordinal()]++;
+    if (reason != SkipReason.CLOSED && reason != SkipReason.TOO_LARGE) {
+      skippedFraction += (1 - skippedFraction) * SKIP_EWMA_WEIGHT;
+    }
     try {
       config.listener().onFrameSkipped(frame, reason);
     } catch (RuntimeException | LinkageError failure) {

@@ -30,7 +30,7 @@ public final class DeliveryTracker {
   private static final long MAX_CLIENT_TIME_NANOS = 1_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
-  private static final int MIN_BURST_BYTES = 4 * 1024;
+  private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
 
   /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */

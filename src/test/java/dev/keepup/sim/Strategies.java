@@ -1,0 +1,199 @@
+package dev.keepup.sim;
+
+import dev.keepup.PacedSender;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * The strategies the simulator compares, and the ways to add one.
+ *
+ * <p>Baselines (hand-written senders a user would otherwise write, all at the top rendition
+ * unless adaptive):
+ * <ul>
+ *   <li>{@code await-each-send}: Tornado's {@code await write_message}, newest frame at the
+ *       next deadline ({@link AwaitEachSend});
+ *   <li>{@code fixed-rate}: Darnell's fair-rate loop, a frame every interval, async sends
+ *       queued by the container without bound ({@link FixedRate});
+ *   <li>{@code drop-oldest-512k}: Spring's {@code ConcurrentWebSocketSessionDecorator} with
+ *       {@code OverflowStrategy.DROP} and a 512 KB buffer ({@link DropOldest});
+ *   <li>{@code lag-to-quality}: Guacamole-like, send-to-completion lag mapped linearly to the
+ *       rendition ({@link AwaitEachSend#lagToQuality}).
+ * </ul>
+ *
+ * <p>keepup: {@code keepup} is {@link PacedSender} with its defaults. Until the adaptation
+ * layer lands the sender has no ladder and asks for rendition 0, so this strategy serves it
+ * the top rendition: fixed at the top, the policy-free baseline of the library. Each
+ * built-in policy is then one line in {@link #builtIns()} (commented out below until the API
+ * exists).
+ *
+ * <p>Your own configuration: {@link #keepup(String, UnaryOperator)} with any {@code
+ * PacedSender.Builder} configurator ({@link #keepupOnLadder} when it needs the run's ladder),
+ * or from the command line a class named with {@code --configurator} (a {@code
+ * UnaryOperator<PacedSender.Builder>}, or a {@code Function<SimLadder,
+ * UnaryOperator<PacedSender.Builder>>}) or with {@code --policy} (an {@code AdaptationPolicy}
+ * implementation, once the SPI exists). See {@code docs/simulator.md}.
+ */
+public final class Strategies {
+  private Strategies() {}
+
+  /** The await-each-send baseline at the top rendition. */
+  public static Strategy awaitEachSend() {
+    return AwaitEachSend.fixed("await-each-send", -1);
+  }
+
+  /** The fixed-rate (Darnell) baseline at the top rendition. */
+  public static Strategy fixedRate() {
+    return new FixedRate("fixed-rate", -1);
+  }
+
+  /** The drop-oldest (Spring DROP) baseline at the top rendition with a buffer of {@code limitBytes}. */
+  public static Strategy dropOldest(int limitBytes) {
+    String label = limitBytes % 1024 == 0 ? (limitBytes / 1024) + "k" : String.valueOf(limitBytes);
+    return new DropOldest("drop-oldest-" + label, -1, limitBytes);
+  }
+
+  /** The lag-to-quality (Guacamole-like) baseline: top rendition at 20 ms of send lag or less, bottom at 80 ms or more. */
+  public static Strategy lagToQuality() {
+    return AwaitEachSend.lagToQuality("lag-to-quality", 20, 80, 1.0 / 8);
+  }
+
+  /**
+   * A {@link PacedSender} configured by {@code configurator}; the sender's rendition choice goes
+   * to the source unchanged.
+   */
+  public static Strategy keepup(String name, UnaryOperator<PacedSender.Builder> configurator) {
+    return new KeepupStrategy(name, ladder -> configurator, KeepupStrategy.PASS_THROUGH);
+  }
+
+  /** As {@link #keepup(String, UnaryOperator)}, for a configuration that depends on the run's ladder. */
+  public static Strategy keepupOnLadder(String name, Function<SimLadder, UnaryOperator<PacedSender.Builder>> configurator) {
+    return new KeepupStrategy(name, configurator, KeepupStrategy.PASS_THROUGH);
+  }
+
+  /**
+   * A {@link PacedSender} without a ladder (it asks for rendition 0) served one rendition of
+   * the run's ladder: {@code rendition} -1 for the top one.
+   */
+  public static Strategy keepupSingleRendition(String name, int rendition, UnaryOperator<PacedSender.Builder> configurator) {
+    return new KeepupStrategy(name, ladder -> configurator, rendition < 0 ? KeepupStrategy.TOP : rendition);
+  }
+
+  /**
+   * Gives a builder the run's ladder. Until {@code PacedSender.Builder.ladder(...)} exists this
+   * does nothing; when it lands, this becomes the one place that converts a {@link SimLadder}
+   * into the library's {@code Ladder}, e.g. {@code b -> b.ladder(Ladder.of(ladder.fps(),
+   * ladder.mbps()))}.
+   */
+  public static UnaryOperator<PacedSender.Builder> withLadder(SimLadder ladder) {
+    long[] bitrates = new long[ladder.size()];
+    for (int i = 0; i < bitrates.length; i++) {
+      bitrates[i] = Math.round(ladder.mbps(i) * 1e6);
+    }
+    dev.keepup.Ladder library = dev.keepup.Ladder.ofBitrates(bitrates);
+    return builder -> builder.ladder(library);
+  }
+
+  /** Every built-in strategy, baselines first; the simulator's default set. */
+  public static List<Strategy> builtIns() {
+    List<Strategy> all = new ArrayList<>(List.of(
+        awaitEachSend(),
+        fixedRate(),
+        dropOldest(512 * 1024),
+        lagToQuality(),
+        keepupSingleRendition("keepup-no-ladder", -1, UnaryOperator.identity())));
+    all.add(keepupOnLadder("keepup-fixed", l -> b -> withLadder(l).apply(b)
+        .policy(dev.keepup.AdaptationPolicy.fixed(l.top(), 30)).startRendition(l.top())));
+    all.add(keepupOnLadder("keepup-throughput", l -> b -> withLadder(l).apply(b).policy(dev.keepup.AdaptationPolicy.throughputBased())));
+    all.add(keepupOnLadder("keepup-delay", l -> b -> withLadder(l).apply(b).policy(dev.keepup.AdaptationPolicy.delayBased())));
+    all.add(keepupOnLadder("keepup", l -> withLadder(l))); // the default policy
+    return all;
+  }
+
+  /** The built-ins by name, in order. */
+  public static Map<String, Strategy> byName() {
+    Map<String, Strategy> map = new LinkedHashMap<>();
+    for (Strategy s : builtIns()) {
+      map.put(s.name(), s);
+    }
+    return map;
+  }
+
+  /**
+   * A strategy from a class on the class path with a public no-arg constructor: either a {@code
+   * UnaryOperator<PacedSender.Builder>} or a {@code Function<SimLadder,
+   * UnaryOperator<PacedSender.Builder>>}; a new instance per run. Named {@code name}, or after
+   * the class.
+   *
+   * @throws IllegalArgumentException if the class cannot be loaded or is neither
+   */
+  @SuppressWarnings("unchecked")
+  public static Strategy fromConfiguratorClass(String className, String name) {
+    Object probe = instantiate(className);
+    String label = name != null ? name : "custom-" + simpleName(className);
+    if (!(probe instanceof UnaryOperator<?>) && !(probe instanceof Function<?, ?>)) {
+      throw new IllegalArgumentException(className + " is neither a UnaryOperator<PacedSender.Builder> nor a"
+          + " Function<SimLadder, UnaryOperator<PacedSender.Builder>>");
+    }
+    // A fresh instance per run: runs go in parallel, and a configurator may keep state.
+    return keepupOnLadder(label, ladder -> {
+      Object instance = instantiate(className);
+      return instance instanceof UnaryOperator<?> op
+          ? (UnaryOperator<PacedSender.Builder>) op
+          : ((Function<SimLadder, UnaryOperator<PacedSender.Builder>>) instance).apply(ladder);
+    });
+  }
+
+  /**
+   * A strategy that gives the sender the run's ladder ({@link #withLadder}) and an instance of
+   * {@code className} (public no-arg constructor; a new one per run) as its adaptation policy, through the builder's
+   * {@code policy(...)} method. Found reflectively, so that this compiles before the SPI exists.
+   *
+   * @throws IllegalArgumentException if the class cannot be loaded
+   * @throws IllegalStateException if {@code PacedSender.Builder} has no {@code policy} method
+   *     taking it
+   */
+  public static Strategy fromPolicyClass(String className, String name) {
+    Object policy = instantiate(className);
+    Method setter = null;
+    for (Method m : PacedSender.Builder.class.getMethods()) {
+      if (m.getName().equals("policy") && m.getParameterCount() == 1 && m.getParameterTypes()[0].isInstance(policy)) {
+        setter = m;
+      }
+    }
+    if (setter == null) {
+      throw new IllegalStateException("PacedSender.Builder has no policy(...) method accepting " + className
+          + " (has the adaptation SPI landed?); use --configurator instead");
+    }
+    Method policySetter = setter;
+    String label = name != null ? name : "policy-" + simpleName(className);
+    return keepupOnLadder(label, ladder -> builder -> {
+      PacedSender.Builder withLadder = withLadder(ladder).apply(builder);
+      try {
+        // A fresh instance per run: runs go in parallel, and a policy may keep state.
+        return (PacedSender.Builder) policySetter.invoke(withLadder, instantiate(className));
+      } catch (IllegalAccessException | InvocationTargetException e) {
+        throw new IllegalStateException("cannot set policy " + className, e);
+      }
+    });
+  }
+
+  private static Object instantiate(String className) {
+    try {
+      Class<?> type = Class.forName(className, true, Strategies.class.getClassLoader());
+      return type.getConstructor().newInstance();
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new IllegalArgumentException("cannot instantiate " + className + " (public class with a public"
+          + " no-arg constructor on the class path?): " + e, e);
+    }
+  }
+
+  private static String simpleName(String className) {
+    return className.substring(className.lastIndexOf('.') + 1);
+  }
+}
