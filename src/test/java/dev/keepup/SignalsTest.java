@@ -103,7 +103,8 @@ final class SignalsTest {
     time.advance(Duration.ofSeconds(20));
     assertThat(p95(agesMillisBetween(2 * SECOND, 20 * SECOND))).isLessThan(300);
     assertThat(sender.stats().acksRejected()).isZero();
-    assertThat(sender.stats().signals().frameAge().toMillis()).isBetween(220L, 300L);
+    // 200 ms of transmission, 20 ms of propagation, and up to a frame interval of queue.
+    assertThat(sender.stats().signals().frameAge().toMillis()).isBetween(220L, 350L);
   }
 
   @Test

@@ -29,6 +29,7 @@ public final class DeliveryTracker {
   /** About 11 days of a client's monotonic clock: beyond it a timestamp is garbage. */
   private static final long MAX_CLIENT_TIME_NANOS = 1_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
+  private static final long FIRST_PROBES_STALE_NANOS = 2 * SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
@@ -70,7 +71,10 @@ public final class DeliveryTracker {
   private long lastClientTime;
 
   private final RateEstimate rate = new RateEstimate(1.0, 4.0);
-  private final WindowedMin minRtt = new WindowedMin(RTT_WINDOW_NANOS);
+  /** Probe RTTs: pings into an empty pipe. Kept past the window until the next probe replaces them. */
+  private final WindowedMin probeRtt = new WindowedMin(RTT_WINDOW_NANOS);
+  /** Send-to-ack times of frames sent into an empty pipe: upper bounds, used only before any probe. */
+  private final WindowedMin upperRtt = new WindowedMin(RTT_WINDOW_NANOS);
   /** Windowed min of (server arrival - client time): the client's clock offset, plus the least uplink delay. */
   private final WindowedMin clientOffset = new WindowedMin(OFFSET_WINDOW_NANOS);
   private double queueDelayNanos;
@@ -156,7 +160,10 @@ public final class DeliveryTracker {
    * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
    */
   public boolean rttStale(long now) {
-    return probes > 0 && probeSentAt == 0 && now - lastProbeAt > RTT_WINDOW_NANOS;
+    // The first probes of a connection often read high (slow start, a cold path): re-probe
+    // sooner until a few have been taken.
+    long staleAfter = probes < 3 ? FIRST_PROBES_STALE_NANOS : RTT_WINDOW_NANOS;
+    return probes > 0 && probeSentAt == 0 && now - lastProbeAt > staleAfter;
   }
 
   /** Forgets a ping that could not be sent, so that a pong claiming it is not believed. */
@@ -181,7 +188,7 @@ public final class DeliveryTracker {
       pongsIgnored++;
       return false;
     }
-    minRtt.add(now - probeSentAt, now);
+    probeRtt.add(now - probeSentAt, now);
     probeSentAt = 0;
     return true;
   }
@@ -197,7 +204,7 @@ public final class DeliveryTracker {
     }
     pongSeq = seq;
     if (seq > ackedSeq) {
-      advance(seq, now, now - minRtt.get(now, 0) / 2);
+      advance(seq, now, now - minRtt(now) / 2);
     }
     return true;
   }
@@ -238,7 +245,7 @@ public final class DeliveryTracker {
     if (sentIdle[i]) {
       // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
       // upper bound that only counts until probes give the real thing.
-      minRtt.add(now - sentAt[i], now);
+      upperRtt.add(now - sentAt[i], now);
       sampleBurstRate(i, now);
     }
     long delivered = cumBytes[i];
@@ -257,7 +264,7 @@ public final class DeliveryTracker {
     }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
     long serialization = bytesPerNano > 0 ? (long) (sizes[i] / bytesPerNano) : 0;
-    long delay = Math.max(0, now - sentAt[i] - serialization - minRtt.get(now, 0));
+    long delay = Math.max(0, now - sentAt[i] - serialization - minRtt(now));
     queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * 0.25 : delay;
     frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
     acked = true;
@@ -274,7 +281,7 @@ public final class DeliveryTracker {
    * stream uses a fraction of it. Small frames are skipped: their timing is all RTT noise.
    */
   private void sampleBurstRate(int i, long now) {
-    long rtt = minRtt.get(now, 0);
+    long rtt = minRtt(now);
     long transmission = now - sentAt[i] - rtt;
     if (probes == 0 || sizes[i] < MIN_BURST_BYTES || transmission < MIN_BURST_NANOS) {
       return;
@@ -327,7 +334,7 @@ public final class DeliveryTracker {
    * client that has stopped acking with drained bytes forever.
    */
   public long ackLagAllowanceBytes(long now) {
-    long lag = Math.max(2 * minRtt.get(now, 0), ACK_LAG_FLOOR_NANOS);
+    long lag = Math.max(2 * minRtt(now), ACK_LAG_FLOOR_NANOS);
     // Plus the newest frame: a frame larger than the bandwidth-delay product is still draining,
     // unacked, when the next one should go, or the link idles a round trip between frames.
     return (long) (rate.bytesPerSecond() * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
@@ -340,7 +347,16 @@ public final class DeliveryTracker {
 
   /** Returns the windowed min RTT in nanoseconds, or 0 if none yet. */
   public long minRttNanos(long now) {
-    return minRtt.get(now, 0);
+    return minRtt(now);
+  }
+
+  /**
+   * The min RTT: from probes once there is one (a probe's value stands until the next probe
+   * replaces it, so an expiring window never leaves only the inflated upper bounds), else the
+   * upper bounds, else 0.
+   */
+  private long minRtt(long now) {
+    return probeRtt.get(now, upperRtt.get(now, 0));
   }
 
   /**
@@ -425,7 +441,7 @@ public final class DeliveryTracker {
     }
     int oldest = (int) ((ackedSeq + 1) & MASK);
     long expected = (long) ((queuedAtSend[oldest] + sizes[oldest]) / bytesPerNano)
-        + minRtt.get(now, 0) * 3 / 2 + ACK_OVERDUE_MARGIN_NANOS;
+        + minRtt(now) * 3 / 2 + ACK_OVERDUE_MARGIN_NANOS;
     return now - sentAt[oldest] > expected;
   }
 
@@ -439,7 +455,7 @@ public final class DeliveryTracker {
         verdict(now),
         (long) (rate.bytesPerSecond() * 8),
         (long) (latestRate * 8),
-        Duration.ofNanos(minRtt.get(now, 0)),
+        Duration.ofNanos(minRtt(now)),
         Duration.ofNanos((long) queueDelayNanos),
         unackedBytes(),
         unackedFrames(),
