@@ -7,9 +7,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Locale;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -60,6 +62,7 @@ public final class JdkClient implements AutoCloseable {
 
   private final long bytesPerSecond;
   private final boolean keepPayloads;
+  private final boolean clientAcks;
   private final ScheduledExecutorService pacer;
 
   // Guarded by this.
@@ -79,10 +82,14 @@ public final class JdkClient implements AutoCloseable {
   private WebSocket webSocket;
   private Close close;
   private Throwable error;
+  private boolean ackSending;
+  private String ackQueued;
+  private long acksSent;
 
   private JdkClient(Builder b) {
     this.bytesPerSecond = b.bytesPerSecond;
     this.keepPayloads = b.keepPayloads;
+    this.clientAcks = b.clientAcks;
     this.paused = b.startPaused;
     // nanoTime may be negative, so the pacing clock starts from now, not from zero.
     this.nextReadNanos = System.nanoTime();
@@ -152,6 +159,11 @@ public final class JdkClient implements AutoCloseable {
   /** Times of every {@code request(1)} this client issued, the initial one included. */
   public synchronized List<Long> requestNanos() {
     return List.copyOf(requestNanos);
+  }
+
+  /** Client acks sent so far (see {@link Builder#clientAcks()}); coalesced acks count once. */
+  public synchronized long acksSent() {
+    return acksSent;
   }
 
   /** The close received, if any. */
@@ -283,6 +295,50 @@ public final class JdkClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Sends a client ack, or, while one is being sent, keeps it to send next: the JDK allows one
+   * outstanding text send, and acks are cumulative, so only the newest waiting one matters.
+   */
+  private void sendAck(WebSocket ws, String ack) {
+    synchronized (this) {
+      if (ackSending) {
+        ackQueued = ack;
+        return;
+      }
+      ackSending = true;
+    }
+    sendAckNow(ws, ack);
+  }
+
+  private void sendAckNow(WebSocket ws, String ack) {
+    CompletableFuture<WebSocket> sent;
+    try {
+      sent = ws.sendText(ack, true);
+    } catch (RuntimeException closed) {
+      synchronized (this) {
+        ackSending = false;
+        ackQueued = null;
+      }
+      return;
+    }
+    // Runs inline if the send already completed; the chain then recurses only for an ack queued
+    // meanwhile by another thread, which callbacks (sequential) make at most one deep.
+    sent.whenComplete((ws2, failure) -> {
+      String next;
+      synchronized (JdkClient.this) {
+        if (failure == null) {
+          acksSent++;
+        }
+        next = failure == null ? ackQueued : null;
+        ackQueued = null;
+        ackSending = next != null;
+      }
+      if (next != null) {
+        sendAckNow(ws, next);
+      }
+    });
+  }
+
   private void request(WebSocket ws) {
     synchronized (this) {
       if (paused) {
@@ -306,6 +362,7 @@ public final class JdkClient implements AutoCloseable {
     @Override
     public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
       int bytes = data.remaining();
+      String ack = null;
       synchronized (JdkClient.this) {
         long now = System.nanoTime();
         if (!inBinary) {
@@ -326,8 +383,14 @@ public final class JdkClient implements AutoCloseable {
           partial = null;
           partialSize = 0;
           inBinary = false;
+          if (clientAcks) {
+            ack = String.format(Locale.ROOT, "k1 %d %.3f -1", messages.size(), now / 1e6);
+          }
           JdkClient.this.notifyAll();
         }
+      }
+      if (ack != null) {
+        sendAck(ws, ack);
       }
       readNext(ws, bytes);
       return null;
@@ -410,6 +473,7 @@ public final class JdkClient implements AutoCloseable {
     private long bytesPerSecond;
     private boolean startPaused;
     private boolean keepPayloads;
+    private boolean clientAcks;
     private Duration connectTimeout = Duration.ofSeconds(5);
 
     private Builder(URI uri) {
@@ -434,6 +498,19 @@ public final class JdkClient implements AutoCloseable {
     /** Keeps every message's bytes; default: sizes and times only. */
     public Builder keepPayloads() {
       this.keepPayloads = true;
+      return this;
+    }
+
+    /**
+     * After each complete binary message, sends a client ack in keepup's protocol
+     * ({@code docs/protocol.md}): {@code k1 <received> <receivedAtMillis> -1}, where
+     * {@code receivedAtMillis} is {@link System#nanoTime()} at arrival in milliseconds (so a
+     * server in the same JVM shares the clock) and no rendered count is reported. An ack that
+     * would overlap the previous one's send waits for it; only the newest waiting ack is sent.
+     * Default: no acks.
+     */
+    public Builder clientAcks() {
+      this.clientAcks = true;
       return this;
     }
 
