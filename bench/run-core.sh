@@ -1,0 +1,21 @@
+#!/bin/sh
+# Runs the "Core: pacing accuracy and overhead" benchmark of docs/benchmarks.md.
+#
+#   bench/run-core.sh [--rounds N] [--seconds S] [--pacing-seconds S] [--quick]
+#
+# Compiles main and test classes, then runs dev.keepup.bench.CoreBenchmark (in
+# src/test/java) on the plain class path. Prints a Markdown table and writes it to
+# target/bench/core.md. Takes about 4 minutes with the defaults; --quick checks that it
+# works in about 40 s (figures meaningless). KEEPUP_BUILD_DIR=/abs/dir builds elsewhere
+# than target/ (the pom's keepup.buildDir), so it can run beside another build.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD_DIR="${KEEPUP_BUILD_DIR:-$PWD/target}"
+mvn -B -q test-compile dependency:build-classpath \
+  -Dkeepup.buildDir="$BUILD_DIR" -Dmdep.outputFile="$BUILD_DIR/cp.txt"
+# Tests (and this benchmark) are compiled into the dev.keepup module, but run here on the plain
+# class path, where module-info is ignored; java.net.http is a default root module there.
+exec java -Xms512m -Xmx512m \
+  -Djava.util.logging.config.file=bench/logging.properties \
+  -cp "$BUILD_DIR/classes:$BUILD_DIR/test-classes:$(cat "$BUILD_DIR/cp.txt")" \
+  dev.keepup.bench.CoreBenchmark "$@"

@@ -1,0 +1,802 @@
+package dev.keepup.bench;
+
+import dev.keepup.Frame;
+import dev.keepup.PacedSender;
+import dev.keepup.SenderStats;
+import dev.keepup.it.JdkClient;
+import dev.keepup.it.TyrusTestServer;
+import jakarta.websocket.RemoteEndpoint;
+import jakarta.websocket.SendHandler;
+import jakarta.websocket.SendResult;
+import jakarta.websocket.Session;
+import java.io.IOException;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * The "core" benchmark: pacing accuracy, and the sender's overhead against a raw Tyrus send
+ * loop, over real loopback sockets (Tyrus 2.2 server, JDK {@code java.net.http.WebSocket}
+ * client draining as fast as it can, both in this JVM). Prints a Markdown table and writes it
+ * to {@code target/bench/core.md}. Run with {@code bench/run-core.sh}; see docs/benchmarks.md.
+ *
+ * <p>Options: {@code --rounds N} (default 5), {@code --seconds S} per throughput round
+ * (default 3), {@code --pacing-seconds S} per frame rate (default 10), {@code --quick} (1 round
+ * of 1 s, 2 s of pacing: checks the program works, figures meaningless).
+ *
+ * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
+ */
+public final class CoreBenchmark {
+  private static final String PATH = "/bench";
+  private static final Duration WAIT = Duration.ofSeconds(10);
+  private static final int PACING_FRAME_BYTES = 10_000;
+  private static final double WARMUP_SECONDS = 1;
+
+  private final int rounds;
+  private final double roundSeconds;
+  private final double pacingSeconds;
+  private final TyrusTestServer server;
+  private final java.util.concurrent.BlockingQueue<Session> sessions =
+      new java.util.concurrent.LinkedBlockingQueue<>();
+
+  private CoreBenchmark(int rounds, double roundSeconds, double pacingSeconds) throws Exception {
+    this.rounds = rounds;
+    this.roundSeconds = roundSeconds;
+    this.pacingSeconds = pacingSeconds;
+    this.server = TyrusTestServer.start(PATH, sessions::add);
+  }
+
+  public static void main(String[] args) throws Exception {
+    int rounds = 5;
+    double seconds = 3;
+    double pacing = 10;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+        case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+        case "--pacing-seconds" -> pacing = Double.parseDouble(args[++i]);
+        case "--quick" -> {
+          rounds = 1;
+          seconds = 1;
+          pacing = 2;
+        }
+        default -> throw new IllegalArgumentException("unknown option: " + args[i]);
+      }
+    }
+    String report;
+    CoreBenchmark bench = new CoreBenchmark(rounds, seconds, pacing);
+    try {
+      report = bench.run();
+    } finally {
+      bench.server.close();
+    }
+    System.out.println(report);
+    Path out = Path.of("target", "bench", "core.md");
+    Files.createDirectories(out.getParent());
+    Files.writeString(out, report);
+    System.out.println("Written to " + out.toAbsolutePath());
+    System.exit(0);
+  }
+
+  private String run() throws Exception {
+    String loadBefore = loadAverage();
+    int[] sizes = {1 << 10, 64 << 10};
+    Map<String, List<Run>> runs = new LinkedHashMap<>();
+    log("throughput warm-up");
+    for (int size : sizes) {
+      for (Variant v : Variant.values()) {
+        throughput(v, size, Math.min(1, roundSeconds));
+      }
+    }
+    for (int round = 0; round < rounds; round++) {
+      for (int size : sizes) {
+        // Alternate the order so a slow drift (another tenant, thermal) hits every variant alike.
+        List<Variant> order = new ArrayList<>(List.of(Variant.values()));
+        if (round % 2 == 1) {
+          java.util.Collections.reverse(order);
+        }
+        for (Variant v : order) {
+          Run r = throughput(v, size, roundSeconds);
+          runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
+          log("round %d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
+                  + " %6.1f us CPU/msg", round + 1, size, v.label, r.messagesPerSecond(),
+              r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
+        }
+      }
+    }
+    // Pacing after the throughput rounds, so that it measures a JIT-compiled sender, as in a
+    // server that has been up for a while.
+    List<PacingResult> pacing = new ArrayList<>();
+    for (double fps : new double[] {30, 60}) {
+      log("pacing at %.0f fps for %.0f s", fps, pacingSeconds);
+      pacing.add(pacing(fps));
+    }
+    log("per-frame cost over a no-op session");
+    double[] nanosPerFrame = new double[rounds];
+    for (int round = 0; round < rounds; round++) {
+      nanosPerFrame[round] = nanosPerFrameOverNoOpSession(Math.min(1, roundSeconds));
+    }
+    String loadAfter = loadAverage();
+    return table(pacing, sizes, runs, median(nanosPerFrame), loadBefore, loadAfter);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The sender's own cost per frame.
+
+  /**
+   * Unpaced, pings off, over a session whose every send completes inline at once and does
+   * nothing else: what is left is the sender's own work per frame (source poll, lock, step,
+   * accounting, the listener and stats bookkeeping) plus two reflective proxy calls.
+   */
+  private static double nanosPerFrameOverNoOpSession(double seconds) throws Exception {
+    SendResult ok = new SendResult();
+    RemoteEndpoint.Async async = proxy(RemoteEndpoint.Async.class, (p, m, a) -> {
+      if (m.getName().equals("sendBinary") && a.length == 2) {
+        ((SendHandler) a[1]).onResult(ok);
+      }
+      return null;
+    });
+    Session session = proxy(Session.class, (p, m, a) -> switch (m.getName()) {
+      case "getAsyncRemote" -> async;
+      case "isOpen" -> true;
+      case "getId" -> "no-op";
+      case "hashCode" -> System.identityHashCode(p);
+      case "equals" -> p == a[0];
+      default -> null;
+    });
+    ByteBuffer payload = ByteBuffer.allocate(1 << 10);
+    PacedSender sender = PacedSender.newBuilder(session)
+        .unpaced()
+        .pingEvery(0)
+        .source(rendition -> Frame.of(payload, System.nanoTime()))
+        .build();
+    // start() keeps this thread for as long as sends complete inline, which here is forever.
+    Thread loop = new Thread(sender::start, "bench-noop");
+    loop.setDaemon(true);
+    loop.start();
+    Thread.sleep(300);
+    long f0 = sender.stats().framesCompleted();
+    long t0 = System.nanoTime();
+    Thread.sleep((long) (seconds * 1000));
+    long f1 = sender.stats().framesCompleted();
+    long t1 = System.nanoTime();
+    sender.close();
+    loop.join(WAIT.toMillis());
+    return (t1 - t0) / (double) Math.max(1, f1 - f0);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Pacing accuracy.
+
+  private record PacingResult(double fps, double seconds, long sent, long skipped,
+      double serverMeanAbsErrorMs, double clientMeanAbsErrorMs, double clientP99AbsErrorMs,
+      double lateP50Ms, double lateP99Ms, double lateMaxMs, int restarts,
+      double timerP50Ms, double timerP99Ms, double timerMaxMs, int timerRestarts) {}
+
+  /**
+   * One session at {@code fps} for the pacing time. Each frame carries the index of the tick
+   * that took it; the session records when each send started. A send's lateness is measured
+   * against its tick's deadline on the sender's grid, reconstructed from the tick times: tick k
+   * is due one interval after tick k-1's deadline, except that a tick a whole interval late
+   * restarts the grid at that tick (the sender does so rather than burst to catch up; those
+   * restarts are counted).
+   */
+  private PacingResult pacing(double fps) throws Exception {
+    double interval = 1e9 / fps;
+    int capacity = (int) (pacingSeconds * fps * 2) + 100;
+    try (JdkClient client = JdkClient.connect(server.uri(PATH))) {
+      Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      if (session == null) {
+        throw new IllegalStateException("no session");
+      }
+      long[] tickTimes = new long[capacity];
+      long[] sendTimes = new long[capacity];
+      int[] ticks = {0};
+      PacedSender sender = PacedSender.newBuilder(timestamping(session, sendTimes))
+          .targetFps(fps)
+          .source(rendition -> {
+            long now = System.nanoTime();
+            int index = ticks[0]++;
+            if (index < capacity) {
+              tickTimes[index] = now;
+            }
+            ByteBuffer payload = ByteBuffer.allocate(PACING_FRAME_BYTES);
+            payload.putLong(0, index);
+            return Frame.of(payload, now);
+          })
+          .build();
+      sender.start();
+      Thread.sleep((long) (pacingSeconds * 1000));
+      sender.close();
+      awaitSettled(sender);
+      SenderStats stats = sender.stats();
+      client.awaitMessages((int) stats.framesCompleted(), WAIT);
+
+      int n = Math.min(ticks[0], capacity);
+      long[] deadlines = new long[n];
+      int restarts = deadlines(tickTimes, n, interval, deadlines);
+      List<Double> late = new ArrayList<>();
+      long previousSend = 0;
+      double errorSum = 0;
+      int intervals = 0;
+      for (int k = 0; k < n; k++) {
+        if (sendTimes[k] == 0) {
+          continue;
+        }
+        late.add((sendTimes[k] - deadlines[k]) / 1e6);
+        if (previousSend != 0) {
+          errorSum += Math.abs(sendTimes[k] - previousSend - interval);
+          intervals++;
+        }
+        previousSend = sendTimes[k];
+      }
+      List<JdkClient.Message> messages = client.messages();
+      double[] clientErrors = new double[Math.max(0, messages.size() - 1)];
+      for (int i = 1; i < messages.size(); i++) {
+        long gap = messages.get(i).arrivalNanos() - messages.get(i - 1).arrivalNanos();
+        clientErrors[i - 1] = Math.abs(gap - interval) / 1e6;
+      }
+      double[] sortedLate = late.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      double[] tickLate = new double[n];
+      List<Double> tickToSend = new ArrayList<>();
+      for (int k = 0; k < n; k++) {
+        tickLate[k] = (tickTimes[k] - deadlines[k]) / 1e6;
+        if (sendTimes[k] != 0) {
+          tickToSend.add((sendTimes[k] - tickTimes[k]) / 1e6);
+        }
+      }
+      Arrays.sort(tickLate);
+      double[] sortedTickToSend = tickToSend.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      log("  %.0f fps: tick lateness p50 %.3f p99 %.2f ms; tick to send start p50 %.3f p99 %.2f ms",
+          fps, percentile(tickLate, 50), percentile(tickLate, 99), percentile(sortedTickToSend, 50),
+          percentile(sortedTickToSend, 99));
+      double[] sortedClient = clientErrors.clone();
+      Arrays.sort(sortedClient);
+      double[] timer = new double[4];
+      bareTimer(fps, Math.min(5, pacingSeconds), timer);
+      return new PacingResult(fps, pacingSeconds, stats.framesSent(), stats.framesSkipped(),
+          errorSum / 1e6 / Math.max(1, intervals), mean(clientErrors), percentile(sortedClient, 99),
+          percentile(sortedLate, 50), percentile(sortedLate, 99),
+          sortedLate.length == 0 ? 0 : sortedLate[sortedLate.length - 1], restarts,
+          timer[0], timer[1], timer[2], (int) timer[3]);
+    }
+  }
+
+  /**
+   * Fills {@code deadlines} for {@code n} tick times on the sender's grid and returns how many
+   * times the grid restarted. The sender's ticks are due at {@code origin + k * interval}, and
+   * never run early, so {@code t[k] - k * interval} stays in {@code [origin, origin + interval)}
+   * until a tick comes a whole interval late; the sender then restarts its grid at that tick
+   * (rather than burst to catch up), and those values jump by at least an interval. The first
+   * origin is not observable (the sender reads its clock inside {@code start()}, after
+   * registering its handlers), so it is estimated as the least {@code t[k] - k * interval}:
+   * lateness is then understated by at most the smallest lateness of any tick, a few tens of
+   * microseconds. A restart's origin is the restarting tick's own time.
+   */
+  private static int deadlines(long[] t, int n, double interval, long[] deadlines) {
+    int restarts = 0;
+    int base = 0;
+    double origin = Double.MAX_VALUE;
+    int end = n;
+    for (int k = 0; k < n; k++) {
+      double v = t[k] - k * interval;
+      if (v - origin >= interval) {
+        end = k;
+        break;
+      }
+      origin = Math.min(origin, v);
+    }
+    for (int k = 0; k < end; k++) {
+      deadlines[k] = (long) Math.ceil(origin + k * interval);
+    }
+    while (end < n) {
+      int restart = end;
+      deadlines[restart] = (long) Math.ceil(origin + (restart - base) * interval);
+      restarts++;
+      base = restart;
+      origin = t[restart];
+      end = n;
+      for (int k = restart + 1; k < n; k++) {
+        long due = (long) Math.ceil(origin + (k - base) * interval);
+        if (t[k] - due >= interval) {
+          end = k;
+          break;
+        }
+        deadlines[k] = due;
+      }
+    }
+    return restarts;
+  }
+
+  /**
+   * The machine's own timer noise, for comparison: a bare {@link
+   * java.util.concurrent.ScheduledThreadPoolExecutor} thread scheduling one task per deadline on
+   * the same kind of grid, with no sockets. Fills p50, p99 and max lateness (ms) and restarts.
+   */
+  private static void bareTimer(double fps, double seconds, double[] out) throws InterruptedException {
+    double interval = 1e9 / fps;
+    int n = (int) (seconds * fps);
+    long[] ran = new long[n];
+    java.util.concurrent.ScheduledThreadPoolExecutor timer = new java.util.concurrent.ScheduledThreadPoolExecutor(1);
+    CountDownLatch done = new CountDownLatch(1);
+    long start = System.nanoTime();
+    Runnable[] task = new Runnable[1];
+    int[] k = {0};
+    double[] due = {start};
+    task[0] = () -> {
+      long now = System.nanoTime();
+      ran[k[0]] = now;
+      if (++k[0] == n) {
+        done.countDown();
+        return;
+      }
+      double next = due[0] + interval;
+      due[0] = now - next >= 0 ? now + interval : next;
+      timer.schedule(task[0], (long) Math.ceil(due[0]) - System.nanoTime(), TimeUnit.NANOSECONDS);
+    };
+    timer.schedule(task[0], 0, TimeUnit.NANOSECONDS);
+    done.await((long) (seconds * 2000) + 5000, TimeUnit.MILLISECONDS);
+    timer.shutdownNow();
+    int count = k[0];
+    long[] deadlines = new long[count];
+    int restarts = deadlines(ran, count, interval, deadlines);
+    double[] late = new double[count];
+    for (int i = 0; i < count; i++) {
+      late[i] = (ran[i] - deadlines[i]) / 1e6;
+    }
+    Arrays.sort(late);
+    out[0] = percentile(late, 50);
+    out[1] = percentile(late, 99);
+    out[2] = late.length == 0 ? 0 : late[late.length - 1];
+    out[3] = restarts;
+  }
+
+  /** Wraps {@code session} so that every async binary send records when it started, by tick. */
+  private static Session timestamping(Session session, long[] sendTimes) {
+    return proxy(Session.class, (proxy, method, args) -> {
+      if (method.getName().equals("getAsyncRemote")) {
+        RemoteEndpoint.Async async = session.getAsyncRemote();
+        return proxy(RemoteEndpoint.Async.class, (p, m, a) -> {
+          if (m.getName().equals("sendBinary") && a.length == 2) {
+            ByteBuffer data = (ByteBuffer) a[0];
+            long index = data.getLong(data.position());
+            if (index >= 0 && index < sendTimes.length) {
+              sendTimes[(int) index] = System.nanoTime();
+            }
+          }
+          return invoke(async, m, a);
+        });
+      }
+      return invoke(session, method, args);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Unpaced throughput.
+
+  private enum Variant {
+    RAW("raw, next send from the handler"),
+    RAW_LOOP("raw, trampolined"),
+    PACED("PacedSender unpaced, pingEvery(0)"),
+    PACED_PINGS("PacedSender unpaced, pingEvery(1)");
+
+    final String label;
+
+    Variant(String label) {
+      this.label = label;
+    }
+  }
+
+  /**
+   * A timed window: messages and bytes the client received, messages the sender saw complete
+   * (handed to the kernel; equal to the received rate once the buffers are full).
+   */
+  private record Run(long messages, long bytes, long completed, double seconds, double cpuSeconds) {
+    double messagesPerSecond() {
+      return messages / seconds;
+    }
+
+    double megabytesPerSecond() {
+      return bytes / seconds / 1e6;
+    }
+
+    double cpuMicrosPerMessage() {
+      return messages == 0 ? 0 : cpuSeconds * 1e6 / messages;
+    }
+  }
+
+  private static String key(Variant v, int size) {
+    return v.name() + "/" + size;
+  }
+
+  /**
+   * One round: a fresh draining client, a warm-up (long enough for the kernel buffers, up to
+   * tens of MB on loopback, to fill, so the window sees the steady state), then a timed window
+   * in which both the sender's completions and the client's arrivals are counted.
+   */
+  private Run throughput(Variant variant, int size, double seconds) throws Exception {
+    long tConnect = System.nanoTime();
+    try (DrainClient client = DrainClient.connect(server.uri(PATH))) {
+      Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      trace("connected in %.0f ms", (System.nanoTime() - tConnect) / 1e6);
+      if (session == null) {
+        throw new IllegalStateException("no session");
+      }
+      ByteBuffer payload = ByteBuffer.allocate(size);
+      Supplier<Long> completed;
+      Runnable stop;
+      CountDownLatch settled = new CountDownLatch(1);
+      Runnable begin;
+      if (variant == Variant.RAW) {
+        RawLoop loop = new RawLoop(session, payload, settled);
+        begin = loop::start;
+        completed = loop.completed::get;
+        stop = loop::stop;
+      } else if (variant == Variant.RAW_LOOP) {
+        TrampolinedLoop loop = new TrampolinedLoop(session, payload, settled);
+        begin = loop::run;
+        completed = loop.completed::get;
+        stop = loop::stop;
+      } else {
+        PacedSender sender = PacedSender.newBuilder(session)
+            .unpaced()
+            .pingEvery(variant == Variant.PACED ? 0 : 1)
+            .source(rendition -> Frame.of(payload, System.nanoTime()))
+            .build();
+        begin = sender::start;
+        completed = () -> sender.stats().framesCompleted();
+        stop = () -> {
+          sender.close();
+          awaitSettled(sender);
+          SenderStats s = sender.stats();
+          log("  %s: pings %d, acks %d, pongs ignored %d, min RTT %s, delivery rate %.1f Mbit/s,"
+                  + " send latency avg %s", variant.label, s.pingsSent(), s.acksAccepted(),
+              s.pongsIgnored(), s.signals().minRtt(), s.signals().deliveryRateBitsPerSecond() / 1e6,
+              s.sendLatencyAvg());
+          settled.countDown();
+        };
+      }
+      // Every variant starts on a thread of its own: while the socket takes each write at once,
+      // sends complete inline and the loop keeps the starting thread (a PacedSender built with
+      // unpaced() does too: start() returns only once a send completes asynchronously).
+      Thread starter = new Thread(begin, "bench-start");
+      starter.setDaemon(true);
+      starter.start();
+      Thread.sleep((long) (WARMUP_SECONDS * 1000));
+      long m0 = completed.get();
+      long r0 = client.messages();
+      long c0 = cpuNanos();
+      long t0 = System.nanoTime();
+      Thread.sleep((long) (seconds * 1000));
+      long m1 = completed.get();
+      long r1 = client.messages();
+      long t1 = System.nanoTime();
+      long c1 = cpuNanos();
+      // The client keeps reading until the last send completed; then it hangs up, rather than
+      // read the megabytes still queued toward it.
+      stop.run();
+      if (!settled.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException(variant + ": the last send did not complete");
+      }
+      starter.join(WAIT.toMillis());
+      trace("settled in %.0f ms", (System.nanoTime() - t1) / 1e6);
+      long received = r1 - r0;
+      return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
+    }
+  }
+
+  /**
+   * A {@code java.net.http.WebSocket} client that only counts: one {@code request(1)} per
+   * callback, like the tests' fast {@link JdkClient}, without keeping a record per message, so
+   * the client costs as little CPU as the JDK allows.
+   */
+  private static final class DrainClient implements java.net.http.WebSocket.Listener, AutoCloseable {
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
+    private final AtomicLong messages = new AtomicLong();
+    private volatile java.net.http.WebSocket webSocket;
+
+    static DrainClient connect(java.net.URI uri) throws Exception {
+      DrainClient client = new DrainClient();
+      client.webSocket = HTTP.newWebSocketBuilder().buildAsync(uri, client)
+          .get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      return client;
+    }
+
+    long messages() {
+      return messages.get();
+    }
+
+    @Override
+    public void onOpen(java.net.http.WebSocket ws) {
+      ws.request(1);
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<?> onBinary(java.net.http.WebSocket ws, ByteBuffer data, boolean last) {
+      if (last) {
+        messages.incrementAndGet();
+      }
+      ws.request(1);
+      return null;
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<?> onPing(java.net.http.WebSocket ws, ByteBuffer message) {
+      ws.request(1);
+      return null;
+    }
+
+    @Override
+    public void close() {
+      long t = System.nanoTime();
+      java.net.http.WebSocket ws = webSocket;
+      if (ws != null) {
+        ws.abort();
+      }
+      trace("aborted in %.0f ms", (System.nanoTime() - t) / 1e6);
+    }
+  }
+
+  /**
+   * The baseline: one async send in flight, the next issued from the previous one's handler,
+   * as a careful hand-written sender would. Tyrus completes a send inline when the socket takes
+   * it at once; Grizzly caps that nesting at 10 and then completes on its selector thread, so
+   * the recursion stays bounded.
+   */
+  private static final class RawLoop implements SendHandler {
+    final Session session;
+    final ByteBuffer payload;
+    final CountDownLatch settled;
+    final AtomicLong completed = new AtomicLong();
+    volatile boolean stopping;
+
+    RawLoop(Session session, ByteBuffer payload, CountDownLatch settled) {
+      this.session = session;
+      this.payload = payload;
+      this.settled = settled;
+    }
+
+    void start() {
+      send();
+    }
+
+    void stop() {
+      stopping = true;
+    }
+
+    private void send() {
+      session.getAsyncRemote().sendBinary(payload.duplicate(), this);
+    }
+
+    @Override
+    public void onResult(SendResult result) {
+      if (!result.isOK()) {
+        System.err.println("[bench] raw send failed: " + result.getException());
+        settled.countDown();
+        return;
+      }
+      completed.incrementAndGet();
+      if (stopping) {
+        settled.countDown();
+      } else {
+        send();
+      }
+    }
+  }
+
+  /**
+   * The raw baseline done as {@code SendLoop} does it: a send that completes inline (inside
+   * {@code sendBinary}) makes the loop go round again instead of nesting the next send in the
+   * handler, so Grizzly's re-entrancy cap (10 nested writes, then a hop to the selector thread)
+   * never comes into play. Still one send in flight.
+   */
+  private static final class TrampolinedLoop {
+    final Session session;
+    final ByteBuffer payload;
+    final CountDownLatch settled;
+    final AtomicLong completed = new AtomicLong();
+    volatile boolean stopping;
+
+    TrampolinedLoop(Session session, ByteBuffer payload, CountDownLatch settled) {
+      this.session = session;
+      this.payload = payload;
+      this.settled = settled;
+    }
+
+    void stop() {
+      stopping = true;
+    }
+
+    /** Sends until a send does not complete inline; its handler then resumes the loop. */
+    void run() {
+      while (!stopping) {
+        // Whoever sets it second (the loop after sendBinary returned, or the handler) goes on.
+        java.util.concurrent.atomic.AtomicBoolean race = new java.util.concurrent.atomic.AtomicBoolean();
+        session.getAsyncRemote().sendBinary(payload.duplicate(), result -> done(result, race));
+        if (race.compareAndSet(false, true)) {
+          return;
+        }
+      }
+      settled.countDown();
+    }
+
+    private void done(SendResult result, java.util.concurrent.atomic.AtomicBoolean race) {
+      if (!result.isOK()) {
+        System.err.println("[bench] raw send failed: " + result.getException());
+        stopping = true;
+      } else {
+        completed.incrementAndGet();
+      }
+      if (race.compareAndSet(false, true)) {
+        return;
+      }
+      if (stopping) {
+        settled.countDown();
+      } else {
+        run();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The report.
+
+  private String table(List<PacingResult> pacing, int[] sizes, Map<String, List<Run>> runs,
+      double nanosPerFrame, String loadBefore, String loadAfter) {
+    StringBuilder b = new StringBuilder();
+    b.append(String.format(Locale.ROOT,
+        "Pacing accuracy: one session, %d B frames, default settings (a ping after every frame),"
+            + " fast JDK client, %.0f s per rate.%n%n", PACING_FRAME_BYTES, pacingSeconds));
+    b.append("| target fps | frames sent | skipped | mean abs interval error, server sends (ms)"
+        + " | mean abs interval error, client arrivals (ms) | p99 abs interval error, client (ms)"
+        + " | send lateness vs deadline p50 / p99 / max (ms) | grid restarts"
+        + " | bare timer lateness p50 / p99 / max (ms), restarts |\n");
+    b.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (PacingResult p : pacing) {
+      b.append(String.format(Locale.ROOT,
+          "| %.0f | %d | %d | %.3f | %.3f | %.2f | %.3f / %.2f / %.2f | %d | %.3f / %.2f / %.2f, %d |%n",
+          p.fps, p.sent, p.skipped, p.serverMeanAbsErrorMs, p.clientMeanAbsErrorMs,
+          p.clientP99AbsErrorMs, p.lateP50Ms, p.lateP99Ms, p.lateMaxMs, p.restarts,
+          p.timerP50Ms, p.timerP99Ms, p.timerMaxMs, p.timerRestarts));
+    }
+    b.append(String.format(Locale.ROOT,
+        "%nUnpaced throughput: one session, fast JDK client draining, medians of %d interleaved"
+            + " rounds of %.0f s (after %.1f s warm-up each), counted at the client; ratios are of"
+            + " medians, with the range of per-round ratios; MB = 10^6 bytes; CPU is the whole"
+            + " process (server, client, sender) per message.%n%n", rounds, roundSeconds, WARMUP_SECONDS));
+    b.append("| message | sender | msg/s | MB/s | CPU us/msg | ratio to raw from handler"
+        + " | ratio to raw trampolined |\n");
+    b.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int size : sizes) {
+      for (Variant v : Variant.values()) {
+        List<Run> rs = runs.get(key(v, size));
+        double mps = median(rs.stream().mapToDouble(Run::messagesPerSecond).toArray());
+        double mbs = median(rs.stream().mapToDouble(Run::megabytesPerSecond).toArray());
+        double cpu = median(rs.stream().mapToDouble(Run::cpuMicrosPerMessage).toArray());
+        String vsRaw = v == Variant.RAW ? "1" : ratio(rs, runs.get(key(Variant.RAW, size)));
+        String vsLoop = v == Variant.RAW_LOOP ? "1" : ratio(rs, runs.get(key(Variant.RAW_LOOP, size)));
+        b.append(String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.1f | %s | %s |%n",
+            size >= 1024 ? (size >> 10) + " KiB" : size + " B", v.label, mps, mbs, cpu, vsRaw, vsLoop));
+      }
+    }
+    b.append(String.format(Locale.ROOT, "%nThe sender's own work per frame, over a no-op session"
+        + " whose sends complete inline (unpaced, pings off, one thread, median of %d x %.0f s):"
+        + " **%.2f us** per frame.%n", rounds, Math.min(1, roundSeconds), nanosPerFrame / 1000));
+    b.append(String.format(Locale.ROOT, "%nLoad average before: %s; after: %s.%n", loadBefore, loadAfter));
+    return b.toString();
+  }
+
+  /** Ratio of medians, and the range of the per-round ratios (rounds ran side by side). */
+  private static String ratio(List<Run> runs, List<Run> baseline) {
+    double[] perRound = new double[runs.size()];
+    for (int i = 0; i < runs.size(); i++) {
+      perRound[i] = runs.get(i).messagesPerSecond() / baseline.get(i).messagesPerSecond();
+    }
+    Arrays.sort(perRound);
+    double ofMedians = median(runs.stream().mapToDouble(Run::messagesPerSecond).toArray())
+        / median(baseline.stream().mapToDouble(Run::messagesPerSecond).toArray());
+    return String.format(Locale.ROOT, "**%.2f** (%.2f-%.2f)", ofMedians, perRound[0],
+        perRound[perRound.length - 1]);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Utilities.
+
+  private static void awaitSettled(PacedSender sender) {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (sender.stats().framesInFlight() != 0) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new IllegalStateException("in-flight frame not reported within " + WAIT);
+      }
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private static long cpuNanos() {
+    return ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+  }
+
+  private static String loadAverage() {
+    try {
+      String[] parts = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+      return parts[0] + " " + parts[1] + " " + parts[2];
+    } catch (IOException | RuntimeException e) {
+      return "n/a";
+    }
+  }
+
+  private static double mean(double[] values) {
+    double sum = 0;
+    for (double v : values) {
+      sum += v;
+    }
+    return values.length == 0 ? 0 : sum / values.length;
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    return n == 0 ? 0 : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+
+  private static double percentile(double[] sorted, double p) {
+    if (sorted.length == 0) {
+      return 0;
+    }
+    int index = (int) Math.ceil(p / 100 * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+  }
+
+  private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+
+  private static <T> T proxy(Class<T> type, java.lang.reflect.InvocationHandler handler) {
+    return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, handler));
+  }
+
+  private static final long STARTED = System.nanoTime();
+  private static final boolean TRACE = Boolean.getBoolean("bench.trace");
+
+  private static void trace(String format, Object... args) {
+    if (TRACE) {
+      log(format, args);
+    }
+  }
+
+  private static void log(String format, Object... args) {
+    System.err.printf(Locale.ROOT, "[bench %5.1f s] " + format + "%n",
+        prepend((System.nanoTime() - STARTED) / 1e9, args));
+  }
+
+  private static Object[] prepend(Object first, Object[] rest) {
+    Object[] all = new Object[rest.length + 1];
+    all[0] = first;
+    System.arraycopy(rest, 0, all, 1, rest.length);
+    return all;
+  }
+}
