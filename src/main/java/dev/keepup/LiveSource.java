@@ -29,8 +29,13 @@ import java.util.function.IntConsumer;
  * readers, each reader used by one sender.
  */
 public final class LiveSource {
+  /** The least time between two keyframe requests for one rendition passed to the producer. */
+  public static final long KEY_REQUEST_INTERVAL_NANOS = 500_000_000L;
+
   private final Ring[] rings;
   private final IntConsumer keyFrameRequests;
+  private final long[] lastKeyRequest;
+  private final boolean[] keyRequested;
 
   private LiveSource(int renditions, int framesPerRendition, IntConsumer keyFrameRequests) {
     this.rings = new Ring[renditions];
@@ -38,6 +43,8 @@ public final class LiveSource {
       rings[i] = new Ring(framesPerRendition);
     }
     this.keyFrameRequests = keyFrameRequests;
+    this.lastKeyRequest = new long[renditions];
+    this.keyRequested = new boolean[renditions];
   }
 
   /**
@@ -76,6 +83,23 @@ public final class LiveSource {
           "frame rendition must be < renditions (" + rings.length + "): " + frame.rendition());
     }
     rings[frame.rendition()].publish(frame);
+  }
+
+  /**
+   * Passes a keyframe request to the producer, at most once per {@link
+   * #KEY_REQUEST_INTERVAL_NANOS} per rendition whatever the number of readers: an encoder asked
+   * by every viewer on every tick would emit nothing but keyframes.
+   */
+  private void requestKey(int rendition) {
+    long now = System.nanoTime();
+    synchronized (lastKeyRequest) {
+      if (keyRequested[rendition] && now - lastKeyRequest[rendition] < KEY_REQUEST_INTERVAL_NANOS) {
+        return;
+      }
+      keyRequested[rendition] = true;
+      lastKeyRequest[rendition] = now;
+    }
+    keyFrameRequests.accept(rendition);
   }
 
   /** Returns the number of renditions. */
@@ -152,7 +176,7 @@ public final class LiveSource {
       if (wanted != rendition) {
         long key = ring.newestKey(2);
         if (key < 0) {
-          keyFrameRequests.accept(wanted);
+          requestKey(wanted);
           return null;
         }
         rendition = wanted;
@@ -173,8 +197,9 @@ public final class LiveSource {
         // The frames this reader needs are gone: rejoin at a keyframe.
         long key = ring.newestKey(Integer.MAX_VALUE);
         if (key < 0 || key < next) {
-          next = published;
-          keyFrameRequests.accept(wanted);
+          // The references are gone: rejoin only at a keyframe, like a new viewer.
+          rendition = -1;
+          requestKey(wanted);
           return null;
         }
         next = key + 1;
@@ -195,7 +220,7 @@ public final class LiveSource {
 
     @Override
     public void requestKeyFrame(int wanted) {
-      keyFrameRequests.accept(wanted);
+      requestKey(wanted);
     }
 
     private Frame view(Frame frame) {

@@ -140,15 +140,15 @@ final class AdaptationTest {
   @Test
   void fixed_neverAdapts() {
     SimulatedLink link = link(1.0);
-    PacedSender sender = PacedSender.newBuilder(link.session()).source(live.newReader()).ladder(LADDER)
-        .policy(AdaptationPolicy.fixed(5, 30)).startRendition(5).ticker(time).scheduler(time)
-        .pingExecutor(Runnable::run).build();
-    link.client((data, at) -> {});
+    PacedSender sender = sender(link, AdaptationPolicy.fixed(3, 15));
     produce(Duration.ofSeconds(10));
     sender.start();
     time.advance(Duration.ofSeconds(10));
-    assertThat(decisions).isEmpty();
-    assertThat(sender.stats().rendition()).isEqualTo(5);
+    // One decision, from the start rendition to the fixed one, and none after on a link that
+    // cannot carry it.
+    assertThat(decisions).hasSize(1);
+    assertThat(decisions.get(0)).containsExactly(0L, 3L, 15_000L);
+    assertThat(sender.stats().rendition()).isEqualTo(3);
   }
 
   @Test

@@ -27,8 +27,9 @@ import dev.keepup.Verdict;
  *       stream's own bitrate, so the burst rate is the probe. A rendition that brings
  *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
  *       each repeat, unless the burst rate shows 1.5 times what it needs.
- *   <li>Hysteresis: estimate changes under 15% of the current rendition's bitrate do not move
- *       it; a lost frame rate is regained one step per quiet two seconds.
+ *   <li>Hysteresis: a climb needs the next rendition to fit with a 20% margin (the 0.8 factor),
+ *       so an estimate hovering near a step does not flap; a lost frame rate is regained one
+ *       step per quiet two seconds.
  * </ul>
  *
  * <p>Not thread safe: one instance per sender, called under its lock.
