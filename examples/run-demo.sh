@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the keepup live demo: ./examples/run-demo.sh [--port 8080] [--fps 30] [--log-decisions]
+#
+# Installs the keepup library into the local Maven repository first when it is missing there or
+# older than the library's sources, builds the demo, and runs it in this terminal (Ctrl-C stops it).
+# Needs Java 17+ and Maven.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+version=0.1.0-SNAPSHOT
+repo="${KEEPUP_M2_REPO:-$HOME/.m2/repository}"
+jar="$repo/dev/keepup/keepup/$version/keepup-$version.jar"
+
+for arg in "$@"; do
+  if [[ $arg == -h || $arg == --help ]]; then
+    echo "usage: $0 [--port N] [--fps N] [--log-decisions]"
+    echo "  --port N          HTTP and WebSocket port (default 8080)"
+    echo "  --fps N           camera frame rate, 1-60 (default 30)"
+    echo "  --log-decisions   print each tab's adaptation decisions and verdict changes"
+    echo "Environment: KEEPUP_M2_REPO, the local Maven repository if not ~/.m2/repository."
+    exit 0
+  fi
+done
+
+command -v mvn >/dev/null || { echo "run-demo.sh: needs Maven (mvn) on the PATH" >&2; exit 1; }
+command -v java >/dev/null || { echo "run-demo.sh: needs Java 17 or later on the PATH" >&2; exit 1; }
+
+if [[ ! -f $jar || -n $(find "$root/pom.xml" "$root/src/main" -newer "$jar" -print -quit) ]]; then
+  echo "run-demo.sh: installing the keepup library into the local Maven repository (first run downloads dependencies)..."
+  mvn -B -q -Dstyle.color=never -f "$root/pom.xml" -Dmaven.test.skip=true install
+fi
+
+echo "run-demo.sh: building the demo..."
+mvn -B -q -Dstyle.color=never -f "$here/pom.xml" compile dependency:build-classpath \
+  -Dmdep.includeScope=runtime -Dmdep.outputFile="$here/target/classpath.txt"
+
+# exec: Ctrl-C goes straight to the demo's JVM, whose shutdown hook closes the senders and the server.
+exec java -cp "$here/target/classes:$(cat "$here/target/classpath.txt")" dev.keepup.demo.DemoServer "$@"
