@@ -102,6 +102,40 @@ final class PacedSenderTest {
   }
 
   @Test
+  void pingExecutorThatRejects_skipsPingsWithoutSpinning() {
+    PacedSender sender = PacedSender.newBuilder(fake.session()).source(keyFrames(100)).ticker(time)
+        .scheduler(time).listener(listener).targetFps(10)
+        .pingExecutor(task -> {
+          throw new java.util.concurrent.RejectedExecutionException("saturated");
+        })
+        .build();
+    sender.start(); // returned: no busy loop on a rejected probe or ping
+    time.advance(Duration.ofSeconds(5).minusNanos(1));
+    SenderStats stats = sender.stats();
+    assertThat(stats.pingsSent()).isZero();
+    // No pong can come: after 3 s the sender falls back to completion only and keeps going.
+    assertThat(stats.framesCompleted()).isGreaterThan(15);
+    assertThat(sender.isRunning()).isTrue();
+    assertThat(stats.isBalanced()).isTrue();
+  }
+
+  @Test
+  void listenerThatThrowsAnError_doesNotStopTheSender() {
+    SenderListener angry = new SenderListener() {
+      @Override
+      public void onFrameCompleted(Frame frame, long sendLatencyNanos) {
+        throw new AssertionError("listener bug");
+      }
+    };
+    PacedSender sender = PacedSender.newBuilder(fake.session()).source(keyFrames(10))
+        .ticker(time).scheduler(time).pingEvery(0).targetFps(10).listener(angry).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1).minusNanos(1));
+    assertThat(sender.isRunning()).isTrue();
+    assertThat(sender.stats().framesCompleted()).isEqualTo(10);
+  }
+
+  @Test
   void maxBytesPerSecond_capsSendRate() {
     PacedSender sender = builder(keyFrames(10_000)).targetFps(60).maxBytesPerSecond(100_000).build();
     sender.start();

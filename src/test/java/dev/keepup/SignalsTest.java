@@ -144,7 +144,7 @@ final class SignalsTest {
     sender.start();
     time.advance(Duration.ofSeconds(10));
     SenderStats stats = sender.stats();
-    assertThat(stats.pingsSent()).isGreaterThan(3);
+    assertThat(stats.pingsSent()).isGreaterThanOrEqualTo(1);
     assertThat(stats.acksAccepted()).isZero();
     assertThat(stats.signals().acked()).isFalse();
     // Frames still flow: the sender did not wait forever for an ack that never comes.

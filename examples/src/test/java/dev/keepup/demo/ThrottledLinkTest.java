@@ -33,11 +33,22 @@ final class ThrottledLinkTest {
     drainer.shutdownNow();
   }
 
+  /** The rate is applied on the drainer thread: wait (bounded) until it is in force. */
+  private static void awaitRate(ThrottledLink link, long bitsPerSecond) throws InterruptedException {
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (link.bitsPerSecond() != bitsPerSecond) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("rate not applied within 5 s");
+      }
+      Thread.sleep(1);
+    }
+  }
+
   @Test
   void bytesCrossAtTheRate_inOrder_pingsAndTextToo() throws Exception {
     ThrottledLink link = new ThrottledLink(real.session(), drainer);
     link.setBitsPerSecond(1_000_000);
-    Thread.sleep(20);
+    awaitRate(link, 1_000_000);
     RemoteEndpoint.Async remote = link.session().getAsyncRemote();
     long start = System.nanoTime();
     AtomicInteger completed = new AtomicInteger();
@@ -66,7 +77,7 @@ final class ThrottledLinkTest {
   void aSendCompletesOnlyWhenItsBytesFitInTheBuffer() throws Exception {
     ThrottledLink link = new ThrottledLink(real.session(), drainer, 50_000);
     link.setBitsPerSecond(800_000); // 100,000 bytes/s
-    Thread.sleep(20);
+    awaitRate(link, 800_000);
     RemoteEndpoint.Async remote = link.session().getAsyncRemote();
     AtomicInteger completed = new AtomicInteger();
     remote.sendBinary(ByteBuffer.allocate(40_000), ok(completed));
@@ -103,7 +114,7 @@ final class ThrottledLinkTest {
   void liftingTheLimit_flushesWhatWaits_inOrder() throws Exception {
     ThrottledLink link = new ThrottledLink(real.session(), drainer);
     link.setBitsPerSecond(100_000);
-    Thread.sleep(20);
+    awaitRate(link, 100_000);
     RemoteEndpoint.Async remote = link.session().getAsyncRemote();
     for (int i = 0; i < 5; i++) {
       remote.sendBinary(ByteBuffer.allocate(10_000), ok(new AtomicInteger()));
@@ -121,7 +132,7 @@ final class ThrottledLinkTest {
   void close_failsWhatWaitsForRoom_andLaterSends() throws Exception {
     ThrottledLink link = new ThrottledLink(real.session(), drainer, 10_000);
     link.setBitsPerSecond(100_000);
-    Thread.sleep(20);
+    awaitRate(link, 100_000);
     RemoteEndpoint.Async remote = link.session().getAsyncRemote();
     remote.sendBinary(ByteBuffer.allocate(8_000), ok(new AtomicInteger()));
     AtomicReference<SendResult> waiting = new AtomicReference<>();

@@ -54,7 +54,7 @@ public final class SendLoop implements Transport.Completion {
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
-  /** Pings answered by nothing for this long (and at least 2 of them) mean the client never answers. */
+  /** No pong or client ack this long after the first send means the client never answers. */
   private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
 
   /** Everything the builder decided; validated there. */
@@ -149,6 +149,7 @@ public final class SendLoop implements Transport.Completion {
   private long pingsSent;
   private long pingFailures;
   private long firstPingAt;
+  private long firstSentAt;
   /** True once pings went unanswered long enough to conclude the client never answers them. */
   private boolean pingsUnanswered;
   private long acksAccepted;
@@ -444,7 +445,9 @@ public final class SendLoop implements Transport.Completion {
         }
       } else {
         if (seq != NO_PING) {
-          tracker.onPingFailed(seq);
+          // Counted as an attempt: a ping that cannot go now must not be retried at once, or a
+          // saturated ping pool would spin this loop.
+          tracker.onPingFailed(seq, now);
         }
         pingFailures++;
         if (state == State.RUNNING && !transport.isOpen()) {
@@ -496,6 +499,9 @@ public final class SendLoop implements Transport.Completion {
     }
     Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
     if (frame != null) {
+      if (framesSent == 0) {
+        firstSentAt = now;
+      }
       skippedFraction -= skippedFraction * SKIP_EWMA_WEIGHT;
       inFlight = frame;
       inFlightSince = now;
@@ -519,11 +525,11 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null) {
       return false;
     }
-    if (!pingsUnanswered && !tracker.hasAcks() && pingsSent >= 2 && !config.clientAcks()
-        && now - firstPingAt > PINGS_UNANSWERED_AFTER_NANOS) {
+    if (!pingsUnanswered && !tracker.hasAcks() && framesSent >= 1
+        && now - firstSentAt > PINGS_UNANSWERED_AFTER_NANOS) {
       pingsUnanswered = true;
-      LOG.log(Level.WARNING, "keepup: session {0}: {1} pings and no pong; falling back to send"
-          + " completion only, which cannot see past kernel buffers", transport.id(), pingsSent);
+      LOG.log(Level.WARNING, "keepup: session {0}: no pong or client ack in 3 s; falling back to"
+          + " send completion only, which cannot see past kernel buffers", transport.id());
     }
     return !pingsUnanswered;
   }
@@ -550,7 +556,7 @@ public final class SendLoop implements Transport.Completion {
       Signals signals = signals(now);
       try {
         config.listener().onVerdictChanged(previous, current, signals);
-      } catch (RuntimeException | LinkageError failure) {
+      } catch (RuntimeException | Error failure) {
         listenerFailed(failure);
       }
     }
@@ -616,7 +622,7 @@ public final class SendLoop implements Transport.Completion {
       AdaptationPolicy.Context context = new AdaptationPolicy.Context(signals(now), decision, config.ladder(),
           config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction);
       next = AdaptationPolicy.validate(config.policy().decide(context), config.ladder(), config.maxFramesPerSecond());
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       policyFailures++;
       if (Long.bitCount(policyFailures) == 1) {
         LOG.log(Level.WARNING, "keepup: session " + transport.id() + ": policy failed (#" + policyFailures
@@ -639,7 +645,7 @@ public final class SendLoop implements Transport.Completion {
     }
     try {
       config.listener().onDecision(previous, next);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       listenerFailed(failure);
     }
   }
@@ -672,7 +678,7 @@ public final class SendLoop implements Transport.Completion {
     Frame frame;
     try {
       frame = config.source().poll(rendition);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       sourceFailed(new IllegalStateException("frame source threw", failure));
       return false;
     }
@@ -811,7 +817,7 @@ public final class SendLoop implements Transport.Completion {
     keyRequestedAt[slot] = now;
     try {
       config.source().requestKeyFrame(rendition);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       sourceFailed(new IllegalStateException("frame source threw on requestKeyFrame", failure));
     }
   }
@@ -837,14 +843,14 @@ public final class SendLoop implements Transport.Completion {
       }
       try {
         config.listener().onFrameCompleted(frame, latency);
-      } catch (RuntimeException | LinkageError failure) {
+      } catch (RuntimeException | Error failure) {
         listenerFailed(failure);
       }
     } else {
       framesFailed++;
       try {
         config.listener().onFrameFailed(frame, error);
-      } catch (RuntimeException | LinkageError failure) {
+      } catch (RuntimeException | Error failure) {
         listenerFailed(failure);
       }
       if (state == State.RUNNING) {
@@ -878,7 +884,7 @@ public final class SendLoop implements Transport.Completion {
     }
     try {
       config.listener().onSourceError(error);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       listenerFailed(failure);
     }
     if (consecutiveSourceFailures >= config.maxConsecutiveSourceFailures() && state == State.RUNNING) {
@@ -893,7 +899,7 @@ public final class SendLoop implements Transport.Completion {
     }
     try {
       config.listener().onFrameSkipped(frame, reason);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       listenerFailed(failure);
     }
   }
@@ -915,7 +921,7 @@ public final class SendLoop implements Transport.Completion {
     // A frame still in flight stays counted as such until the container reports it.
     try {
       config.listener().onStopped(reason, cause);
-    } catch (RuntimeException | LinkageError failure) {
+    } catch (RuntimeException | Error failure) {
       listenerFailed(failure);
     }
   }

@@ -167,9 +167,12 @@ public final class DeliveryTracker {
   }
 
   /** Forgets a ping that could not be sent, so that a pong claiming it is not believed. */
-  public void onPingFailed(long seq) {
+  public void onPingFailed(long seq, long now) {
     if (seq == 0) {
+      // An attempt all the same: the next probe waits its interval.
       probeSentAt = 0;
+      lastProbeAt = now;
+      probes++;
     } else if (seq > ackedSeq && seq <= sentSeq) {
       pingAt[(int) (seq & MASK)] = 0;
     }
