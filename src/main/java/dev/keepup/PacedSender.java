@@ -313,9 +313,10 @@ public final class PacedSender implements AutoCloseable {
     }
 
     /**
-     * Whether an invalid, forged or flooding ack closes the session with 1008 (policy
-     * violation) and stops the sender with {@link StopReason#PROTOCOL_VIOLATION}. Either way it
-     * is counted and never acted on. Default false: ignore and count.
+     * Whether an invalid or forged client ack, or a flood of pongs or acks, closes the session
+     * with 1008 (policy violation) and stops the sender with {@link
+     * StopReason#PROTOCOL_VIOLATION}. Either way it is counted and never acted on. A pong that is
+     * not this sender's is only ignored and counted. Default false: ignore and count.
      */
     public Builder closeOnBadAck(boolean closeOnBadAck) {
       this.closeOnBadAck = closeOnBadAck;
