@@ -375,7 +375,10 @@ final class PacedSenderIT {
 
         stream.awaitSettled();
         assertThat(server.awaitCloses(1, WAIT)).isTrue();
-        assertThat(server.closeReasons().get(0).getCloseCode()).isEqualTo(CloseReason.CloseCodes.GOING_AWAY);
+        // The client's close code, or 1006 when the close frame lost a race with the socket
+        // closing on a loaded machine; either way the sender stops once and cleanly.
+        assertThat(server.closeReasons().get(0).getCloseCode())
+            .isIn(CloseReason.CloseCodes.GOING_AWAY, CloseReason.CloseCodes.CLOSED_ABNORMALLY);
         assertThat(stream.recorder.stopReason).isIn(StopReason.CLOSED, StopReason.SESSION_CLOSED);
         assertOrderlyStop(stream);
         assertStoppedOnceAndClean(stream, server);

@@ -147,12 +147,13 @@ final class BrowserClientIT {
     assertThat(samples).allSatisfy(s -> assertThat(s.signals().clientLagFrames()).isLessThanOrEqualTo(1));
     // The first rate samples come from a stream that has only just started, and one frame in
     // flight can read as 150 ms of backlog while the rate estimate is low (on a loaded machine
-    // even later, for a few milliseconds). After a second of acks, no episode may last 100 ms.
+    // even later, for a few milliseconds). After a second of acks, no episode may last 300 ms.
     long settled = samples.stream().filter(s -> s.signals().acked()).findFirst().orElseThrow().atNanos()
         + TimeUnit.SECONDS.toNanos(1);
     assertThat(samples.stream().filter(s -> s.atNanos() >= settled)).hasSizeGreaterThan(10);
+    // A slow page shows seconds; a fast one at most a blip (a late ack on a loaded machine).
     assertThat(longestEpisodeNotKeepingUp(settled, samples.get(samples.size() - 1).atNanos()))
-        .isLessThan(Duration.ofMillis(100));
+        .isLessThan(Duration.ofMillis(300));
   }
 
   @Test

@@ -166,7 +166,10 @@ final class ShapingRelayIT {
     double mbps = measureMbps(sink::bytes, Duration.ofMillis(800));
 
     report("8 Mbit/s with 100 ms delay, bytes in propagation", mbps, inFlight);
-    assertThat(mbps).isBetween(7.0, 9.0);
+    // Above the 5.2 Mbit/s a relay counting the wire in its queue would reach, with room for a
+    // loaded 2-core machine descheduling the pacing thread; the bytes in propagation, beyond
+    // the queue limit, show the design point directly.
+    assertThat(mbps).isBetween(5.5, 9.0);
     assertThat(inFlight).isGreaterThan(relay.queueLimitBytes());
   }
 
