@@ -136,6 +136,20 @@ final class PacedSenderTest {
   }
 
   @Test
+  void unpaced_withInlineCompletions_handsTheLoopToTheScheduler() {
+    // Completions inline, as Tyrus gives them while the socket has room.
+    PacedSender sender = builder(keyFrames(10)).unpaced().build();
+    sender.start();
+    assertThat(fake.sends()).as("start() returns after one pass").hasSize(64);
+    // The rest is the scheduler's: a wake-up is queued (running it here would go on forever,
+    // since virtual time does not pass while sends complete inline).
+    assertThat(time.scheduledTasks()).isEqualTo(1);
+    sender.close();
+    assertThat(time.scheduledTasks()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
   void maxBytesPerSecond_capsSendRate() {
     PacedSender sender = builder(keyFrames(10_000)).targetFps(60).maxBytesPerSecond(100_000).build();
     sender.start();

@@ -49,6 +49,11 @@ public final class SendLoop implements Transport.Completion {
   private static final int ACK_FLOOD_BURST = 64;
   private static final long UNPACED_ACKS_PER_SECOND = 100_000;
   private static final long UNPACED_RETRY_NANOS = 1_000_000L;
+  /**
+   * Unpaced sends one pass may make before handing the loop to the scheduler: a container that
+   * completes every send inline would otherwise keep the caller's (or its own I/O) thread.
+   */
+  private static final int UNPACED_SENDS_PER_PASS = 64;
   private static final double SKIP_EWMA_WEIGHT = 1.0 / 16;
   private static final long NO_PING = -1;
   private static final long PROBE = 0;
@@ -161,6 +166,8 @@ public final class SendLoop implements Transport.Completion {
   private double intervalNanos;
   private long lastSwitchAt;
   private long renditionSwitches;
+  /** Sends made by the current pump pass; only the thread holding the work counter touches it. */
+  private int sendsThisPass;
   /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
   private int lastRendition = -1;
   private long policyFailures;
@@ -375,6 +382,7 @@ public final class SendLoop implements Transport.Completion {
       return;
     }
     int missed = 1;
+    sendsThisPass = 0;
     do {
       Frame toSend;
       boolean ping;
@@ -481,7 +489,7 @@ public final class SendLoop implements Transport.Completion {
       stop(StopReason.SESSION_CLOSED, null);
       return null;
     }
-    if (now - nextTickAt >= 0 && (!unpaced() || readyForFrame())) {
+    if (now - nextTickAt >= 0 && (!unpaced() || readyForFrame() && sendsThisPass < UNPACED_SENDS_PER_PASS)) {
       tick(now);
       if (state != State.RUNNING) {
         return null;
@@ -499,6 +507,7 @@ public final class SendLoop implements Transport.Completion {
     }
     Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
     if (frame != null) {
+      sendsThisPass++;
       if (framesSent == 0) {
         firstSentAt = now;
       }
