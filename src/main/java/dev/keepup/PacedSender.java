@@ -192,6 +192,11 @@ public final class PacedSender implements AutoCloseable {
      * with no frame clock: for bulk transfer, and to measure the sender's own overhead. The
      * byte-rate cap and the in-flight cap still apply; when the source has nothing, it is asked
      * again a millisecond later. Replaces {@link #targetFps}.
+     *
+     * <p>While the container completes every send at once (the socket takes each write), the
+     * loop hands itself to the scheduler after 2 ms on the thread that started it or a
+     * container thread, and after 20 ms on a scheduler thread, so it never keeps a thread that
+     * others need.
      */
     public Builder unpaced() {
       this.targetFps = Double.POSITIVE_INFINITY;

@@ -4,9 +4,15 @@ package dev.keepup;
 public enum StopReason {
   /** {@link PacedSender#close()} was called. */
   CLOSED,
-  /** The WebSocket session was closed, by either side, or found closed. */
+  /**
+   * The connection is gone: the WebSocket session was closed by either side or found closed, or
+   * a send failed with an I/O error (a client that vanished, before the container noticed).
+   */
   SESSION_CLOSED,
-  /** The container reported a failed send; the session is presumed unusable. */
+  /**
+   * The container refused a send or reported it failed for a reason other than I/O, on a
+   * session it still reports open; the session is presumed unusable.
+   */
   SEND_FAILED,
   /** The source threw or returned invalid frames too many times in a row. */
   SOURCE_FAILED,

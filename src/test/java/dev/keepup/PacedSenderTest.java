@@ -137,15 +137,31 @@ final class PacedSenderTest {
 
   @Test
   void unpaced_withInlineCompletions_handsTheLoopToTheScheduler() {
-    // Completions inline, as Tyrus gives them while the socket has room.
-    PacedSender sender = builder(keyFrames(10)).unpaced().build();
+    // Completions inline, as Tyrus gives them while the socket has room; each send takes 10 us
+    // of (virtual) time, so a pass's time budget runs out.
+    java.util.concurrent.atomic.AtomicLong elapsedInSends = new java.util.concurrent.atomic.AtomicLong();
+    fake.onSend(data -> elapsedInSends.addAndGet(10_000));
+    List<Integer> sendsWhenScheduled = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(2500);
+    PacedSender sender = builder(rendition -> left.getAndDecrement() > 0
+            ? Frame.of(ByteBuffer.allocate(10), time.read()) : null)
+        .ticker(() -> time.read() + elapsedInSends.get())
+        .scheduler((task, delayNanos) -> {
+          sendsWhenScheduled.add(fake.sends().size());
+          return time.schedule(task, delayNanos);
+        })
+        .unpaced()
+        .build();
     sender.start();
-    assertThat(fake.sends()).as("start() returns after one pass").hasSize(64);
-    // The rest is the scheduler's: a wake-up is queued (running it here would go on forever,
-    // since virtual time does not pass while sends complete inline).
-    assertThat(time.scheduledTasks()).isEqualTo(1);
+    // On the caller's thread: 2 ms, then the loop is the scheduler's.
+    assertThat(fake.sends()).as("start() returns after one short pass").hasSize(200);
+    assertThat(sendsWhenScheduled).containsExactly(200);
+    time.runDue();
+    // On the scheduler's thread: 20 ms a pass; then the source runs dry and is asked again
+    // a millisecond later.
+    assertThat(sendsWhenScheduled).containsExactly(200, 2200, 2500);
+    assertThat(fake.sends()).hasSize(2500);
     sender.close();
-    assertThat(time.scheduledTasks()).isZero();
     assertThat(sender.stats().isBalanced()).isTrue();
   }
 
@@ -357,9 +373,22 @@ final class PacedSenderTest {
     fake.completion(Completion.MANUAL);
     PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
     sender.start();
-    IOException error = new IOException("broken pipe");
+    IllegalStateException error = new IllegalStateException("message too big for this container");
     fake.failNext(error);
     assertThat(listener.stops).containsExactly(StopReason.SEND_FAILED);
+    assertThat(listener.stopCauses).containsExactly(error);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void ioErrorOnASessionStillReportedOpen_isTheConnectionLost() {
+    fake.completion(Completion.MANUAL);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    RuntimeException error = new RuntimeException("write failed", new IOException("Broken pipe"));
+    fake.failNext(error);
+    assertThat(listener.stops).containsExactly(StopReason.SESSION_CLOSED);
     assertThat(listener.stopCauses).containsExactly(error);
     assertThat(sender.stats().framesFailed()).isEqualTo(1);
     assertThat(sender.stats().isBalanced()).isTrue();

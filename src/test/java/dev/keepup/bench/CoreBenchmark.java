@@ -49,12 +49,17 @@ public final class CoreBenchmark {
   private final int rounds;
   private final double roundSeconds;
   private final double pacingSeconds;
+  private final int[] sizes;
+  private final List<Variant> variants;
   private final TyrusTestServer server;
   private final java.util.concurrent.BlockingQueue<Session> sessions =
       new java.util.concurrent.LinkedBlockingQueue<>();
 
-  private CoreBenchmark(int rounds, double roundSeconds, double pacingSeconds) throws Exception {
+  private CoreBenchmark(int rounds, double roundSeconds, double pacingSeconds, int[] sizes,
+      List<Variant> variants) throws Exception {
     this.rounds = rounds;
+    this.variants = variants;
+    this.sizes = sizes;
     this.roundSeconds = roundSeconds;
     this.pacingSeconds = pacingSeconds;
     this.server = TyrusTestServer.start(PATH, sessions::add);
@@ -66,11 +71,16 @@ public final class CoreBenchmark {
     int rounds = 12;
     double seconds = 1.5;
     double pacing = 10;
+    int[] sizes = {1 << 10, 64 << 10};
+    List<Variant> variants = List.of(Variant.values());
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
         case "--seconds" -> seconds = Double.parseDouble(args[++i]);
         case "--pacing-seconds" -> pacing = Double.parseDouble(args[++i]);
+        case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
+            .map(Variant::valueOf).toList();
+        case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--quick" -> {
           rounds = 1;
           seconds = 1;
@@ -80,7 +90,7 @@ public final class CoreBenchmark {
       }
     }
     String report;
-    CoreBenchmark bench = new CoreBenchmark(rounds, seconds, pacing);
+    CoreBenchmark bench = new CoreBenchmark(rounds, seconds, pacing, sizes, variants);
     try {
       report = bench.run();
     } finally {
@@ -96,18 +106,17 @@ public final class CoreBenchmark {
 
   private String run() throws Exception {
     String loadBefore = loadAverage();
-    int[] sizes = {1 << 10, 64 << 10};
     Map<String, List<Run>> runs = new LinkedHashMap<>();
     log("throughput warm-up");
     for (int size : sizes) {
-      for (Variant v : Variant.values()) {
+      for (Variant v : variants) {
         throughput(v, size, Math.min(1, roundSeconds));
       }
     }
     for (int round = 0; round < rounds; round++) {
       for (int size : sizes) {
         // Alternate the order so a slow drift (another tenant, thermal) hits every variant alike.
-        List<Variant> order = new ArrayList<>(List.of(Variant.values()));
+        List<Variant> order = new ArrayList<>(variants);
         if (round % 2 == 1) {
           java.util.Collections.reverse(order);
         }
@@ -684,7 +693,7 @@ public final class CoreBenchmark {
         + " per-round median (IQR) | vs raw trampolined: same |\n");
     b.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (int size : sizes) {
-      for (Variant v : Variant.values()) {
+      for (Variant v : variants) {
         List<Run> rs = runs.get(key(v, size));
         double mps = median(rs.stream().mapToDouble(Run::messagesPerSecond).toArray());
         double mbs = median(rs.stream().mapToDouble(Run::megabytesPerSecond).toArray());
