@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the keepup live demo: ./examples/run-demo.sh [--port 8080] [--fps 30] [--log-decisions]
+# Runs the keepup live demo: ./examples/run-demo.sh [--host 127.0.0.1] [--port 8080] [--fps 30] [--log-decisions]
 #
 # Installs the keepup library into the local Maven repository first when it is missing there or
 # older than the library's sources, builds the demo, and runs it in this terminal (Ctrl-C stops it).
@@ -14,7 +14,8 @@ jar="$repo/dev/keepup/keepup/$version/keepup-$version.jar"
 
 for arg in "$@"; do
   if [[ $arg == -h || $arg == --help ]]; then
-    echo "usage: $0 [--port N] [--fps N] [--log-decisions]"
+    echo "usage: $0 [--host H] [--port N] [--fps N] [--log-decisions]"
+    echo "  --host H          address to listen on (default 127.0.0.1, this machine only; 0.0.0.0: every interface)"
     echo "  --port N          HTTP and WebSocket port (default 8080)"
     echo "  --fps N           camera frame rate, 1-60 (default 30)"
     echo "  --log-decisions   print each tab's adaptation decisions and verdict changes"

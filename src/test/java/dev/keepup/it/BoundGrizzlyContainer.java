@@ -36,7 +36,8 @@ import org.glassfish.tyrus.spi.WebSocketEngine;
  * the engine properties Tyrus's container reads ({@link TyrusWebSocketEngine#INCOMING_BUFFER_SIZE},
  * {@link TyrusWebSocketEngine#MAX_SESSIONS_PER_APP}, {@link TyrusWebSocketEngine#MAX_SESSIONS_PER_REMOTE_ADDR})
  * and {@link GrizzlyServerContainer#WORKER_THREAD_POOL_CONFIG} / {@link
- * GrizzlyServerContainer#SELECTOR_THREAD_POOL_CONFIG}; not static content or WSADL.
+ * GrizzlyServerContainer#SELECTOR_THREAD_POOL_CONFIG}; not static content or WSADL. The demo has
+ * a twin of this class, with static content ({@code examples/.../demo/BoundGrizzlyContainer.java}).
  *
  * <p>{@link WebSocketAddOn} is public ("to allow other developers use this with their own
  * GrizzlyServerContainer alternative", its source says) but its constructor is package-private,
