@@ -11,6 +11,9 @@ root="$(cd "$here/.." && pwd)"
 version=0.1.0-SNAPSHOT
 repo="${KEEPUP_M2_REPO:-$HOME/.m2/repository}"
 jar="$repo/dev/keepup/keepup/$version/keepup-$version.jar"
+# The demo's tests use the library's test-jar (its browser harness); Maven resolves it even to build
+# the run-time class path below (dependency:build-classpath resolves the test scope), so it must be there.
+tests_jar="$repo/dev/keepup/keepup/$version/keepup-$version-tests.jar"
 
 for arg in "$@"; do
   if [[ $arg == -h || $arg == --help ]]; then
@@ -27,9 +30,10 @@ done
 command -v mvn >/dev/null || { echo "run-demo.sh: needs Maven (mvn) on the PATH" >&2; exit 1; }
 command -v java >/dev/null || { echo "run-demo.sh: needs Java 17 or later on the PATH" >&2; exit 1; }
 
-if [[ ! -f $jar || -n $(find "$root/pom.xml" "$root/src/main" -newer "$jar" -print -quit) ]]; then
+if [[ ! -f $jar || ! -f $tests_jar || -n $(find "$root/pom.xml" "$root/src/main" -newer "$jar" -print -quit) ]]; then
   echo "run-demo.sh: installing the keepup library into the local Maven repository (first run downloads dependencies)..."
-  mvn -B -q -Dstyle.color=never -f "$root/pom.xml" -Dmaven.test.skip=true install
+  # -DskipTests, not -Dmaven.test.skip=true: the latter would not build the test-jar.
+  mvn -B -q -Dstyle.color=never -f "$root/pom.xml" -DskipTests install
 fi
 
 echo "run-demo.sh: building the demo..."
