@@ -1,6 +1,7 @@
 package dev.keepup.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import jakarta.websocket.ClientEndpointConfig;
 import jakarta.websocket.CloseReason;
@@ -10,9 +11,17 @@ import jakarta.websocket.MessageHandler;
 import jakarta.websocket.PongMessage;
 import jakarta.websocket.SendResult;
 import jakarta.websocket.Session;
+import java.net.ConnectException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
+import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -56,6 +65,47 @@ final class HarnessIT {
           .isEqualTo(CloseReason.CloseCodes.NORMAL_CLOSURE);
       assertThat(client.closeEvent()).hasValueSatisfying(c -> assertThat(c.statusCode()).isEqualTo(1000));
     }
+  }
+
+  /**
+   * Tests send traffic to loopback only: the server listens on 127.0.0.1, not on 0.0.0.0 as
+   * Tyrus's own Grizzly container does. Checked twice: the address the kernel reports for the
+   * listening socket, and a connection to each of this machine's non-loopback addresses (which
+   * the kernel routes locally, so nothing leaves the machine) being refused.
+   */
+  @Test
+  void server_listensOnLoopbackOnly() throws Exception {
+    try (TyrusTestServer server = TyrusTestServer.start(PATH, session -> {})) {
+      InetSocketAddress bound = server.boundAddress();
+      assertThat(bound.getAddress()).isEqualTo(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}));
+      assertThat(bound.getPort()).isEqualTo(server.port());
+
+      try (Socket loopback = new Socket()) {
+        loopback.connect(new InetSocketAddress("127.0.0.1", server.port()), 2000);
+        assertThat(loopback.isConnected()).isTrue();
+      }
+      List<InetAddress> others = nonLoopbackAddresses();
+      System.out.println("HarnessIT: non-loopback addresses tried: " + others);
+      for (InetAddress other : others) {
+        try (Socket socket = new Socket()) {
+          assertThatThrownBy(() -> socket.connect(new InetSocketAddress(other, server.port()), 2000))
+              .as("connecting to %s:%d", other, server.port())
+              .isInstanceOf(ConnectException.class);
+        }
+      }
+    }
+  }
+
+  /** This machine's IPv4 addresses on interfaces that are up and not loopback (may be none). */
+  private static List<InetAddress> nonLoopbackAddresses() throws SocketException {
+    List<InetAddress> addresses = new ArrayList<>();
+    for (NetworkInterface nic : NetworkInterface.networkInterfaces().toList()) {
+      if (!nic.isUp() || nic.isLoopback()) {
+        continue;
+      }
+      nic.inetAddresses().filter(a -> a instanceof Inet4Address && !a.isLoopbackAddress()).forEach(addresses::add);
+    }
+    return addresses;
   }
 
   @Test

@@ -7,6 +7,7 @@ import jakarta.websocket.EndpointConfig;
 import jakarta.websocket.Session;
 import jakarta.websocket.server.ServerEndpointConfig;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,12 +25,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
-import org.glassfish.tyrus.server.TyrusServerContainer;
-import org.glassfish.tyrus.spi.ServerContainer;
-import org.glassfish.tyrus.spi.ServerContainerFactory;
 
 /**
- * A Tyrus 2.2 server on the Grizzly container, on an ephemeral port, for integration tests.
+ * A Tyrus 2.2 server on the Grizzly container, on 127.0.0.1 and an ephemeral port, for integration
+ * tests.
  *
  * <pre>{@code
  * try (TyrusTestServer server = TyrusTestServer.start("/frames", session -> ...);
@@ -40,22 +39,24 @@ import org.glassfish.tyrus.spi.ServerContainerFactory;
  *
  * <p>Programmatic endpoints get a fresh {@link Endpoint} per connection from a
  * {@link ServerEndpointConfig.Configurator#getEndpointInstance} override, which Tyrus honours
- * (it checks whether the configurator overrides that method). The container is built through
- * Tyrus's SPI ({@link ServerContainerFactory}) rather than {@code org.glassfish.tyrus.server.Server}:
- * {@code Server} only accepts classes, so per-test state (the {@code onOpen} consumer) would
- * have to travel through a static registry; the SPI container takes {@link ServerEndpointConfig}
- * instances directly and {@code Server.start()} does nothing more than this class does. Any number
- * of servers can run in one JVM; none shares state with another.
+ * (it checks whether the configurator overrides that method). The container is a {@link
+ * BoundGrizzlyContainer} rather than {@code org.glassfish.tyrus.server.Server} or Tyrus's own
+ * Grizzly container: both of those listen on 0.0.0.0 whatever host name they are given, and
+ * tests send traffic to loopback only. {@code Server} also only accepts classes, so per-test state
+ * (the {@code onOpen} consumer) would have to travel through a static registry; the container
+ * takes {@link ServerEndpointConfig} instances directly. Any number of servers can run in one
+ * JVM; none shares state with another.
  *
  * <p>The port is chosen by the kernel when Grizzly binds port 0, so there is no window in
- * which another process could take a port picked beforehand. Note that Tyrus's Grizzly
- * container always binds 0.0.0.0 (GrizzlyServerContainer hard-codes it); clients are pointed
- * at 127.0.0.1 by {@link #uri(String)}.
+ * which another process could take a port picked beforehand. {@link #boundAddress()} reports
+ * where the listening socket is bound; {@code TyrusTestServerIT} checks it is 127.0.0.1.
  */
 public final class TyrusTestServer implements AutoCloseable {
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+  /** The only address test servers listen on. */
+  public static final String HOST = "127.0.0.1";
 
-  private final ServerContainer container;
+  private final BoundGrizzlyContainer container;
   private final int port;
   private final BlockingQueue<Session> opened = new LinkedBlockingQueue<>();
   private final List<Session> sessions = new CopyOnWriteArrayList<>();
@@ -64,7 +65,7 @@ public final class TyrusTestServer implements AutoCloseable {
   private volatile boolean closed;
 
   private TyrusTestServer(Builder builder) throws DeploymentException {
-    container = ServerContainerFactory.createServerContainer(new HashMap<>(builder.properties));
+    container = new BoundGrizzlyContainer(HOST, new HashMap<>(builder.properties));
     try {
       for (Map.Entry<String, Supplier<? extends Endpoint>> e : builder.programmatic.entrySet()) {
         container.addEndpoint(config(e.getKey(), e.getValue()));
@@ -73,7 +74,7 @@ public final class TyrusTestServer implements AutoCloseable {
         container.addEndpoint(annotated);
       }
       container.start("/", 0);
-      port = ((TyrusServerContainer) container).getPort();
+      port = container.getPort();
     } catch (IOException | DeploymentException | RuntimeException e) {
       stopQuietly(container);
       if (e instanceof DeploymentException de) {
@@ -87,11 +88,11 @@ public final class TyrusTestServer implements AutoCloseable {
     }
   }
 
-  private static void stopQuietly(ServerContainer container) {
+  private static void stopQuietly(BoundGrizzlyContainer container) {
     try {
       container.stop();
     } catch (RuntimeException ignored) {
-      // Tyrus's stop() throws NullPointerException when its HTTP server was never created.
+      // Best effort: the start failed already.
     }
   }
 
@@ -119,10 +120,15 @@ public final class TyrusTestServer implements AutoCloseable {
     return port;
   }
 
+  /** The address the listening socket is bound to, as the kernel reports it: 127.0.0.1. */
+  public InetSocketAddress boundAddress() {
+    return container.boundAddress();
+  }
+
   /** {@code ws://127.0.0.1:<port><path>}; {@code path} must start with '/'. */
   public URI uri(String path) {
     checkPath(path);
-    return URI.create("ws://127.0.0.1:" + port + path);
+    return URI.create("ws://" + HOST + ":" + port + path);
   }
 
   /**

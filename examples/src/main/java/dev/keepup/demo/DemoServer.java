@@ -10,6 +10,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.BindException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -33,9 +37,6 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.glassfish.tyrus.server.Server;
-import org.glassfish.tyrus.server.TyrusServerContainer;
-import org.glassfish.tyrus.spi.ServerContainer;
-import org.glassfish.tyrus.spi.ServerContainerFactory;
 
 /**
  * The keepup live demo: a Tyrus server on Grizzly serving the page and a WebSocket endpoint
@@ -43,22 +44,27 @@ import org.glassfish.tyrus.spi.ServerContainerFactory;
  * PacedSender} reading the shared {@link Camera} through the tab's own {@link ThrottledLink}.
  *
  * <pre>
- * ./examples/run-demo.sh [--port 8080] [--fps 30] [--log-decisions]
+ * ./examples/run-demo.sh [--host 127.0.0.1] [--port 8080] [--fps 30] [--log-decisions]
  * </pre>
  *
  * <p>The page and {@code /keepup/keepup-client.js} (from the keepup jar) are copied from the
  * class path into a temporary folder that Tyrus's Grizzly container serves as static content
  * ({@link Server#STATIC_CONTENT_ROOT}); that container serves files only from a folder. It
- * listens on all interfaces (Tyrus's Grizzly container binds 0.0.0.0).
+ * listens on 127.0.0.1 unless told otherwise ({@code --host 0.0.0.0} for every interface): the
+ * container is a {@link BoundGrizzlyContainer}, as Tyrus's own Grizzly container always binds
+ * 0.0.0.0.
  */
 public final class DemoServer implements AutoCloseable {
   static final String STREAM_PATH = "/stream";
+  static final String DEFAULT_HOST = "127.0.0.1";
   static final int DEFAULT_PORT = 8080;
   static final double DEFAULT_FPS = 30;
   private static final List<String> PAGE_FILES = List.of("index.html", "demo.js", "demo.css");
   private static final String CLIENT_JS = "META-INF/resources/keepup/keepup-client.js";
   private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
-  private static final String USAGE = "usage: run-demo.sh [--port N] [--fps N] [--log-decisions]\n"
+  private static final String USAGE = "usage: run-demo.sh [--host H] [--port N] [--fps N] [--log-decisions]\n"
+      + "  --host H          address to listen on (default 127.0.0.1, this machine only;\n"
+      + "                    0.0.0.0 for every interface, to watch from another machine)\n"
       + "  --port N          HTTP and WebSocket port (default 8080; 0 for any free port)\n"
       + "  --fps N           camera frame rate, 1-60 (default 30)\n"
       + "  --log-decisions   print each tab's adaptation decisions and verdict changes";
@@ -67,7 +73,7 @@ public final class DemoServer implements AutoCloseable {
 
   private final Camera camera;
   private final Path webRoot;
-  private final ServerContainer container;
+  private final BoundGrizzlyContainer container;
   private final int port;
   private final ScheduledExecutorService drainer;
   private final ScheduledExecutorService reporter;
@@ -80,23 +86,32 @@ public final class DemoServer implements AutoCloseable {
   /**
    * How to run the demo.
    *
+   * @param host the address to listen on: 127.0.0.1 by default, 0.0.0.0 for every interface
    * @param port the port to listen on; 0 for any free one
    * @param fps the camera's frame rate, which is also each sender's target
    * @param table whether to print the per-tab table every 2 s
    * @param logDecisions whether to print every sender's decisions and verdict changes
    */
-  public record Options(int port, double fps, boolean table, boolean logDecisions) {
-    /** The defaults: port 8080, 30 fps, the table on, decisions not logged. */
+  public record Options(String host, int port, double fps, boolean table, boolean logDecisions) {
+    public Options {
+      Objects.requireNonNull(host, "host");
+    }
+
+    /** The defaults: 127.0.0.1, port 8080, 30 fps, the table on, decisions not logged. */
     public static Options defaults() {
-      return new Options(DEFAULT_PORT, DEFAULT_FPS, true, false);
+      return new Options(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_FPS, true, false);
+    }
+
+    public Options withHost(String host) {
+      return new Options(host, port, fps, table, logDecisions);
     }
 
     public Options withPort(int port) {
-      return new Options(port, fps, table, logDecisions);
+      return new Options(host, port, fps, table, logDecisions);
     }
 
     public Options withLogDecisions(boolean logDecisions) {
-      return new Options(port, fps, table, logDecisions);
+      return new Options(host, port, fps, table, logDecisions);
     }
   }
 
@@ -109,9 +124,9 @@ public final class DemoServer implements AutoCloseable {
     this.reporter = daemonScheduler("demo-stats");
     Map<String, Object> properties = new HashMap<>();
     properties.put(Server.STATIC_CONTENT_ROOT, webRoot.toString());
-    ServerContainer started = null;
+    BoundGrizzlyContainer started = null;
     try {
-      started = ServerContainerFactory.createServerContainer(properties);
+      started = new BoundGrizzlyContainer(options.host(), properties);
       started.addEndpoint(ServerEndpointConfig.Builder.create(StreamEndpoint.class, STREAM_PATH)
           .configurator(new ServerEndpointConfig.Configurator() {
             @Override
@@ -122,7 +137,7 @@ public final class DemoServer implements AutoCloseable {
           .build());
       started.start("/", port);
       this.container = started;
-      this.port = ((TyrusServerContainer) started).getPort();
+      this.port = started.getPort();
     } catch (IOException | DeploymentException | RuntimeException e) {
       stopQuietly(started);
       drainer.shutdownNow();
@@ -151,9 +166,22 @@ public final class DemoServer implements AutoCloseable {
     return port;
   }
 
-  /** The page's address. */
+  /** The address the listening socket is bound to, as the kernel reports it. */
+  public InetSocketAddress boundAddress() {
+    return container.boundAddress();
+  }
+
+  /**
+   * The page's address: {@code http://localhost:<port>/} when listening on 127.0.0.1 (or ::1) or on
+   * every interface, else the address given with {@code --host}.
+   */
   public URI uri() {
-    return URI.create("http://localhost:" + port + "/");
+    InetAddress address = boundAddress().getAddress();
+    boolean local = address.isAnyLocalAddress() || address.getHostAddress().equals("127.0.0.1")
+        || address.equals(InetAddress.getLoopbackAddress());
+    String host = local ? "localhost"
+        : address instanceof Inet6Address ? "[" + address.getHostAddress() + "]" : address.getHostAddress();
+    return URI.create("http://" + host + ":" + port + "/");
   }
 
   /** The camera's ladder, as the senders see it. */
@@ -206,14 +234,14 @@ public final class DemoServer implements AutoCloseable {
     }
   }
 
-  private static void stopQuietly(ServerContainer container) {
+  private static void stopQuietly(BoundGrizzlyContainer container) {
     if (container == null) {
       return;
     }
     try {
       container.stop();
     } catch (RuntimeException ignored) {
-      // Tyrus's stop() throws NullPointerException when its HTTP server was never created.
+      // Best effort.
     }
   }
 
@@ -351,11 +379,12 @@ public final class DemoServer implements AutoCloseable {
   }
 
   /**
-   * Runs the demo until Ctrl-C. Options: {@code --port N} (default 8080), {@code --fps N}
-   * (default 30), {@code --log-decisions}.
+   * Runs the demo until Ctrl-C. Options: {@code --host H} (default 127.0.0.1), {@code --port N}
+   * (default 8080), {@code --fps N} (default 30), {@code --log-decisions}.
    */
   public static void main(String[] args) throws Exception {
     TYRUS_LOG.setLevel(Level.WARNING); // Grizzly's "Started listener" lines
+    String host = DEFAULT_HOST;
     int port = DEFAULT_PORT;
     double fps = DEFAULT_FPS;
     boolean logDecisions = false;
@@ -365,6 +394,13 @@ public final class DemoServer implements AutoCloseable {
       String name = inline ? arg.substring(0, arg.indexOf('=')) : arg;
       String value = inline ? arg.substring(arg.indexOf('=') + 1) : i + 1 < args.length ? args[i + 1] : null;
       switch (name) {
+        case "--host" -> {
+          if (value == null || value.isBlank()) {
+            usage("--host needs an address, such as 127.0.0.1 or 0.0.0.0");
+          }
+          host = value.trim();
+          i += inline ? 0 : 1;
+        }
         case "--port", "-p" -> {
           port = parse(name, value, 0, 65_535);
           i += inline ? 0 : 1;
@@ -385,10 +421,11 @@ public final class DemoServer implements AutoCloseable {
     System.out.println("keepup demo: measuring the camera's renditions...");
     DemoServer server;
     try {
-      server = start(new Options(port, fps, true, logDecisions));
+      server = start(new Options(host, port, fps, true, logDecisions));
     } catch (IOException e) {
       if (e instanceof BindException || e.getCause() instanceof BindException) {
-        usage("port " + port + " is in use (" + e.getMessage() + "); try --port " + (port + 1));
+        usage("cannot listen on " + host + ":" + port + " (" + e.getMessage() + "); try --port " + (port + 1)
+            + " or another --host");
       }
       throw e;
     }
@@ -407,7 +444,12 @@ public final class DemoServer implements AutoCloseable {
           sizes[i] / 1024.0, Format.rate(camera.ladder().bitsPerSecond(i)));
     }
     System.out.println();
+    InetAddress bound = server.boundAddress().getAddress();
     System.out.println("keepup demo running: open " + server.uri() + "   (Ctrl-C to stop)");
+    System.out.println(bound.isAnyLocalAddress() ? "  listening on every interface: other machines can watch too"
+        : bound.isLoopbackAddress() ? "  listening on " + bound.getHostAddress()
+            + " only (this machine); --host 0.0.0.0 to let other machines watch"
+        : "  listening on " + bound.getHostAddress() + " only");
     System.out.println();
     server.awaitClose();
   }
