@@ -149,7 +149,7 @@ public final class PacedSender implements AutoCloseable {
     private boolean clientAcks;
     private boolean registerMessageHandlers = true;
     private boolean closeOnBadAck;
-    private long minInFlightBytes = 16 << 10;
+    private long minInFlightBytes = 2 << 10;
     private long maxInFlightBytes = 4 << 20;
     private long stallAfterNanos = Duration.ofSeconds(1).toNanos();
     private Executor pingExecutor = PingExecutor.SHARED;
@@ -332,8 +332,10 @@ public final class PacedSender implements AutoCloseable {
      * Bounds the in-flight cap: a frame is released only when the bytes estimated still queued
      * toward the client are at most twice the delivery rate times the min RTT, clamped to
      * {@code [minBytes, maxBytes]}. The lower bound keeps the stream moving before the first
-     * ack and on very slow links; the upper bound limits what a fast link may queue. Defaults
-     * 16 KiB and 4 MiB. Applies only while acks arrive.
+     * ack and on very slow links; it is also the standing queue a client with a tiny RTT
+     * keeps (2 KiB is 10 ms at 200 KB/s; the former 16 KiB default was 82 ms of frame age
+     * there). The upper bound limits what a fast link may queue. Defaults 2 KiB and 4 MiB.
+     * Applies only while acks arrive.
      *
      * @throws IllegalArgumentException unless {@code 0 < minBytes <= maxBytes}
      */

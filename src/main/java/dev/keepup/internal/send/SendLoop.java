@@ -186,6 +186,8 @@ public final class SendLoop implements Transport.Completion {
   /** Exponential average over about 16 frames of 1 for a skip, 0 for a send. */
   private double skippedFraction;
   private long lastAdmittedAt;
+  /** When a frame held by the cap last had the source asked for a fresher one. */
+  private long refreshedAt = Long.MIN_VALUE;
 
   public SendLoop(Config config, Function<Transport.Completion, Transport> transportFactory) {
     this.config = config;
@@ -541,7 +543,9 @@ public final class SendLoop implements Transport.Completion {
           ? now + frame.size() * SECOND / config.maxBytesPerSecond()
           : now;
       if (tracker != null) {
-        boolean appLimited = frame == lastAdmitted && lastAdmittedAt == now;
+        // Sent the instant it was taken, with nothing held before it: the pipe waited for
+        // the source. A fresher frame standing in for a held one is not that.
+        boolean appLimited = frame == lastAdmitted && lastAdmittedAt == now && refreshedAt != now;
         tracker.onSent(framesSent, frame.size(), frame.captureTimeNanos(), now, appLimited);
       }
     }
@@ -811,6 +815,14 @@ public final class SendLoop implements Transport.Completion {
         capWakeAt = now + (wait > 0 ? wait : config.stallAfterNanos());
         return null;
       }
+    }
+    if (pending.size() == 1 && pending.peek().kind() == FrameKind.KEY && lastAdmittedAt != now
+        && !unpaced()) {
+      // Released between ticks, after the cap held it: the source may have a fresher frame by
+      // now, and an independent one supersedes the held one (all-KEY streams: JPEG, PNG).
+      // Without this a held frame goes up to two frame intervals old.
+      refreshedAt = now;
+      takeFrames(now);
     }
     while (!pending.isEmpty()) {
       Frame head = pending.poll();
