@@ -28,8 +28,8 @@ import dev.keepup.Verdict;
  *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
  *       each repeat, unless the burst rate shows 1.5 times what it needs.
  *   <li>Hysteresis: a climb needs the next rendition to fit with a 20% margin (the 0.8 factor),
- *       so an estimate hovering near a step does not flap; a lost frame rate is regained one
- *       step per quiet two seconds.
+ *       so an estimate hovering near a step does not flap; a lost frame rate is regained after
+ *       a quiet second, as many steps at once as fit.
  * </ul>
  *
  * <p>Not thread safe: one instance per sender, called under its lock.
@@ -39,7 +39,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final double CONGESTION_FACTOR = 0.85;
   static final double CLIMB_FACTOR = 0.8;
   static final long QUIET_BEFORE_CLIMB_NANOS = 1_000 * MS;
-  static final long QUIET_BEFORE_FPS_UP_NANOS = 2_000 * MS;
+  static final long QUIET_BEFORE_FPS_UP_NANOS = 1_000 * MS;
+  static final long CLIENT_LAG_STEP_NANOS = 1_000 * MS;
   static final long CONGESTED_FPS_STEP_NANOS = 500 * MS;
   static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
   static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
@@ -85,17 +86,24 @@ public final class DefaultPolicy implements AdaptationPolicy {
       return onCongestion(context, ladder, topFps, now);
     }
     if (clientLag) {
-      return stepFrameRate(current, ladder, -1, now, QUIET_BEFORE_FPS_UP_NANOS / 2, "client lag");
+      return stepFrameRate(current, ladder, -1, now, CLIENT_LAG_STEP_NANOS, "client lag");
     }
     if (now - lastCongestionAt < QUIET_BEFORE_CLIMB_NANOS || now - lastChangeAt < QUIET_BEFORE_CLIMB_NANOS
         || context.switchPending()) {
       return current;
     }
     if (current.framesPerSecond() < topFps) {
-      // Regain frame rate first: it was the first thing given up.
-      if (now - lastClientLagAt >= CLIENT_QUIET_NANOS && now - lastChangeAt >= QUIET_BEFORE_FPS_UP_NANOS
-          && fits(signals, ladder, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps))) {
-        return change(current, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps), now, "recover fps");
+      // Regain frame rate first: it was the first thing given up. As far as the capacity
+      // allows at once: one step per quiet period took 10 s from 1 fps back to 30.
+      if (now - lastClientLagAt >= CLIENT_QUIET_NANOS && now - lastChangeAt >= QUIET_BEFORE_FPS_UP_NANOS) {
+        double fps = current.framesPerSecond();
+        for (double next = nextFrameRate(ladder, fps, topFps); next > fps && fits(signals, ladder, current.rendition(), next);
+            next = nextFrameRate(ladder, fps, topFps)) {
+          fps = next;
+        }
+        if (fps > current.framesPerSecond()) {
+          return change(current, current.rendition(), fps, now, "recover fps");
+        }
       }
       return current;
     }

@@ -64,7 +64,12 @@ public final class SendLoop implements Transport.Completion {
   private static final long UNPACED_SCHEDULER_PASS_NANOS = 20_000_000L;
   /** Bounds a pass as well, for a ticker that does not move within it (virtual time). */
   private static final int UNPACED_MAX_SENDS_PER_PASS = 4096;
-  private static final double SKIP_EWMA_WEIGHT = 1.0 / 16;
+  /**
+   * The skipped fraction looks back about half a second, in time rather than frames: counted
+   * per frame, a stream slowed to 1 fps took 25 s to forget the skips of a drop, and held its
+   * frame rate down all that while.
+   */
+  private static final double SKIP_TIME_CONSTANT_NANOS = 500_000_000.0;
   private static final long NO_PING = -1;
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
@@ -183,8 +188,10 @@ public final class SendLoop implements Transport.Completion {
   /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
   private int lastRendition = -1;
   private long policyFailures;
-  /** Exponential average over about 16 frames of 1 for a skip, 0 for a send. */
-  private double skippedFraction;
+  /** Time-decayed counts of skips and of all frames (skips and sends), for the skipped fraction. */
+  private double recentSkips;
+  private double recentFrames;
+  private long recentFramesAt;
   private long lastAdmittedAt;
   /** When a frame held by the cap last had the source asked for a fresher one. */
   private long refreshedAt = Long.MIN_VALUE;
@@ -534,7 +541,7 @@ public final class SendLoop implements Transport.Completion {
       if (framesSent == 0) {
         firstSentAt = now;
       }
-      skippedFraction -= skippedFraction * SKIP_EWMA_WEIGHT;
+      countFrame(now, false);
       inFlight = frame;
       inFlightSince = now;
       framesSent++;
@@ -574,7 +581,7 @@ public final class SendLoop implements Transport.Completion {
    * the kernel's buffers cannot hide seconds of delay.
    */
   private long allowedQueuedBytes(long now) {
-    double rate = tracker.deliveryRateBytesPerSecond();
+    double rate = tracker.capRate(now);
     if (rate <= 0) {
       return config.minInFlightBytes();
     }
@@ -658,7 +665,7 @@ public final class SendLoop implements Transport.Completion {
     Decision next;
     try {
       AdaptationPolicy.Context context = new AdaptationPolicy.Context(signals(now), decision, config.ladder(),
-          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction);
+          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction());
       next = AdaptationPolicy.validate(config.policy().decide(context), config.ladder(), config.maxFramesPerSecond());
     } catch (RuntimeException | Error failure) {
       policyFailures++;
@@ -952,10 +959,21 @@ public final class SendLoop implements Transport.Completion {
     }
   }
 
+  private void countFrame(long now, boolean skipped) {
+    double decay = Math.exp(-Math.max(0, now - recentFramesAt) / SKIP_TIME_CONSTANT_NANOS);
+    recentFramesAt = now;
+    recentSkips = recentSkips * decay + (skipped ? 1 : 0);
+    recentFrames = recentFrames * decay + 1;
+  }
+
+  private double skippedFraction() {
+    return recentFrames > 0 ? recentSkips / recentFrames : 0;
+  }
+
   private void skip(Frame frame, SkipReason reason) {
     skipped[reason.ordinal()]++;
     if (reason != SkipReason.CLOSED && reason != SkipReason.TOO_LARGE) {
-      skippedFraction += (1 - skippedFraction) * SKIP_EWMA_WEIGHT;
+      countFrame(config.ticker().read(), true);
     }
     try {
       config.listener().onFrameSkipped(frame, reason);

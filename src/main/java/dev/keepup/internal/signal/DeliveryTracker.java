@@ -31,6 +31,9 @@ public final class DeliveryTracker {
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long FIRST_PROBES_STALE_NANOS = 2 * SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
+  private static final double QUEUE_DELAY_TIME_CONSTANT_NANOS = 100_000_000.0;
+  /** Queueing beyond transmission and min RTT that marks a sample as link-limited. */
+  private static final long QUEUED_SAMPLE_NANOS = 30_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
 
@@ -256,19 +259,28 @@ public final class DeliveryTracker {
     long ackElapsed = now - deliveredTimeAtSend[i];
     long interval = Math.max(sendElapsed, ackElapsed);
     long bytes = delivered - deliveredAtSend[i];
-    if (interval > 0 && bytes > 0) {
-      double sample = bytes * (double) SECOND / interval;
-      if (!appLimited[i] || sample > rate.bytesPerSecond()) {
-        rate.add(sample, (double) interval / SECOND);
-      }
-      if (!appLimited[i]) {
-        latestRate = sample;
-      }
-    }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
     long serialization = bytesPerNano > 0 ? (long) (sizes[i] / bytesPerNano) : 0;
     long delay = Math.max(0, now - sentAt[i] - serialization - minRtt(now));
-    queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * 0.25 : delay;
+    if (interval > 0 && bytes > 0) {
+      double sample = bytes * (double) SECOND / interval;
+      // An app-limited sample only shows what the stream offered, so it may only raise the
+      // estimate (BBR's rule); but one that queued on the way (it took clearly longer than its
+      // transmission at the estimate) met the link's limit, not the stream's: it counts. Else
+      // a link that drops under an app-limited stream is only noticed once the cap has held
+      // enough frames back to make samples that are not app-limited: seconds, in the demo.
+      boolean linkLimited = !appLimited[i] || (acked && delay > QUEUED_SAMPLE_NANOS);
+      if (linkLimited || sample > rate.bytesPerSecond()) {
+        rate.add(sample, (double) interval / SECOND);
+      }
+      if (linkLimited) {
+        latestRate = sample;
+      }
+    }
+    // Averaged over time, not acks: about 100 ms at any frame rate. Per ack, a stream at 1 fps
+    // took ten seconds to forget a two-second spike, and stayed "falling behind" all along.
+    double weight = -Math.expm1(-(double) Math.max(0, now - lastAckArrivalAt) / QUEUE_DELAY_TIME_CONSTANT_NANOS);
+    queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * weight : delay;
     frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
     acked = true;
     lastAckArrivalAt = now;
@@ -319,7 +331,7 @@ public final class DeliveryTracker {
     if (unacked == 0) {
       return 0;
     }
-    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    double bytesPerNano = capRate(now) / SECOND;
     if (bytesPerNano <= 0) {
       return unacked;
     }
@@ -340,7 +352,16 @@ public final class DeliveryTracker {
     long lag = Math.max(2 * minRtt(now), ACK_LAG_FLOOR_NANOS);
     // Plus the newest frame: a frame larger than the bandwidth-delay product is still draining,
     // unacked, when the next one should go, or the link idles a round trip between frames.
-    return (long) (rate.bytesPerSecond() * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
+    return (long) (capRate(now) * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
+  }
+
+  /**
+   * The rate the in-flight cap counts on: the estimate, or the overdue bound when lower, so
+   * that a link that drops under the stream stops taking frames within a few frame times
+   * instead of filling kernel buffers at the old rate until the estimate catches up.
+   */
+  public double capRate(long now) {
+    return Math.min(rate.bytesPerSecond(), overdueRateBound(now));
   }
 
   /** Returns the delivery-rate estimate in bytes per second, or 0 if none yet. */
@@ -371,7 +392,7 @@ public final class DeliveryTracker {
     if (queued <= bytes) {
       return 0;
     }
-    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    double bytesPerNano = capRate(now) / SECOND;
     if (bytesPerNano <= 0) {
       return -1;
     }
@@ -448,6 +469,33 @@ public final class DeliveryTracker {
     return now - sentAt[oldest] > expected;
   }
 
+  /**
+   * An upper bound on the link's rate while the oldest unacked frame is overdue: it and the
+   * bytes queued ahead of it when it was sent have not all crossed in the time since (less a
+   * min RTT), so the link carries less than that much per that time. Falls as the wait goes
+   * on, so a drop shows in the rate within a few frame times, long before the first sample
+   * of the new rate arrives (at 1 Mbit/s a 60 KB frame behind 200 KB of queue takes 2 s).
+   * {@link Double#POSITIVE_INFINITY} when nothing is overdue.
+   */
+  private double overdueRateBound(long now) {
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    if (!ackOverdue(now, bytesPerNano)) {
+      return Double.POSITIVE_INFINITY;
+    }
+    int oldest = (int) ((ackedSeq + 1) & MASK);
+    long waited = now - sentAt[oldest] - minRtt(now);
+    if (waited <= 0) {
+      return Double.POSITIVE_INFINITY;
+    }
+    return (queuedAtSend[oldest] + sizes[oldest]) * (double) SECOND / waited;
+  }
+
+  /** The newest link-limited sample, or the overdue bound when that is lower. */
+  private double latestRate(long now) {
+    double bound = overdueRateBound(now);
+    return latestRate > 0 ? Math.min(latestRate, bound) : bound == Double.POSITIVE_INFINITY ? 0 : bound;
+  }
+
   private int clientLag() {
     return clientRendered < 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, clientReceived - clientRendered);
   }
@@ -457,7 +505,7 @@ public final class DeliveryTracker {
     return new Signals(
         verdict(now),
         (long) (rate.bytesPerSecond() * 8),
-        (long) (latestRate * 8),
+        (long) (latestRate(now) * 8),
         Duration.ofNanos(minRtt(now)),
         Duration.ofNanos((long) queueDelayNanos),
         unackedBytes(),
