@@ -298,10 +298,13 @@ public final class DeliveryTracker {
   private void sampleBurstRate(int i, long now) {
     long rtt = minRtt(now);
     long transmission = now - sentAt[i] - rtt;
-    if (probes == 0 || sizes[i] < MIN_BURST_BYTES || transmission < MIN_BURST_NANOS) {
+    if (probes == 0 || sizes[i] < MIN_BURST_BYTES) {
       return;
     }
-    double sample = sizes[i] * (double) SECOND / transmission;
+    // Faster than the timing can resolve: counted as the millisecond, a lower bound on the
+    // link. Skipping such frames left a stream of small frames on a fast link with no evidence
+    // of room at all, and stuck at its lowest rendition.
+    double sample = sizes[i] * (double) SECOND / Math.max(transmission, MIN_BURST_NANOS);
     burstRate = burstRate == 0 ? sample : burstRate + (sample - burstRate) * 0.25;
   }
 
