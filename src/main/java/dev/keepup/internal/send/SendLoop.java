@@ -74,6 +74,8 @@ public final class SendLoop implements Transport.Completion {
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
+  /** A tick this late means this process stalled (GC, starved CPU), not the link. */
+  private static final long LOCAL_STALL_NANOS = 50_000_000L;
   /** No pong or client ack this long after the first send means the client never answers. */
   private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
 
@@ -638,7 +640,15 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private void tick(long now) {
-    decide(now);
+    if (!unpaced() && now - nextTickAt > LOCAL_STALL_NANOS) {
+      // This process stalled (the timer is this late): timing measured across the stall is
+      // its own, so neither the estimates nor the policy act on it this tick.
+      if (tracker != null) {
+        tracker.onLocalStall(now);
+      }
+    } else {
+      decide(now);
+    }
     if (unpaced()) {
       // Asked again at once after a frame; after "none yet", a millisecond later.
       nextTickAt = takeFrames(now) ? now : now + UNPACED_RETRY_NANOS;

@@ -32,6 +32,7 @@ public final class DeliveryTracker {
   private static final long FIRST_PROBES_STALE_NANOS = 2 * SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
   private static final double QUEUE_DELAY_TIME_CONSTANT_NANOS = 100_000_000.0;
+  static final long LOCAL_STALL_GRACE_NANOS = 50_000_000L;
   /** Queueing beyond transmission and min RTT that marks a sample as link-limited. */
   private static final long QUEUED_SAMPLE_NANOS = 30_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
@@ -67,6 +68,7 @@ public final class DeliveryTracker {
   private boolean acked;
   /** When the last ack arrived; unlike lastAckAt, a send into an empty pipe does not move it. */
   private long lastAckArrivalAt;
+  private long localStallEndedAt = Long.MIN_VALUE / 2;
   private long firstSendAt;
   private long pongSeq;
   private long clientReceived;
@@ -248,6 +250,17 @@ public final class DeliveryTracker {
 
   private void advance(long seq, long now, long deliveredAt) {
     int i = (int) (seq & MASK);
+    if (timingSuspect(i, now)) {
+      // Acked, but its timing is this process's stall: no samples from it.
+      frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
+      acked = true;
+      lastAckArrivalAt = now;
+      ackedSeq = seq;
+      cumAcked = cumBytes[i];
+      lastAckAt = now;
+      lastAckedSentAt = sentAt[i];
+      return;
+    }
     if (sentIdle[i]) {
       // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
       // upper bound that only counts until probes give the real thing.
@@ -404,6 +417,21 @@ public final class DeliveryTracker {
     return wait < MIN_WAIT_NANOS ? 0 : wait;
   }
 
+  /**
+   * Records that this process itself stalled until {@code now} (a timer fired late: a GC pause,
+   * a starved CPU). Acks that came in meanwhile are handled only now, so their timing is the
+   * stall's, not the link's: for frames sent before {@code now}, acks handled within the next
+   * {@link #LOCAL_STALL_GRACE_NANOS} give no rate or delay sample, and their frames are not
+   * called overdue. Without this a 300 ms pause reads as a link that fell behind.
+   */
+  public void onLocalStall(long now) {
+    localStallEndedAt = now;
+  }
+
+  private boolean timingSuspect(int i, long now) {
+    return sentAt[i] - localStallEndedAt < 0 && now - localStallEndedAt < LOCAL_STALL_GRACE_NANOS;
+  }
+
   /** Counts a pong that could not even be parsed as one of ours. */
   public void ignorePong() {
     pongsIgnored++;
@@ -467,6 +495,9 @@ public final class DeliveryTracker {
       return false;
     }
     int oldest = (int) ((ackedSeq + 1) & MASK);
+    if (timingSuspect(oldest, now)) {
+      return false;
+    }
     long expected = (long) ((queuedAtSend[oldest] + sizes[oldest]) / bytesPerNano)
         + minRtt(now) * 3 / 2 + ACK_OVERDUE_MARGIN_NANOS;
     return now - sentAt[oldest] > expected;

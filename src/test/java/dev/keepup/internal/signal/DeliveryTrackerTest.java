@@ -108,6 +108,42 @@ final class DeliveryTrackerTest {
     assertThat(tracker.snapshot(now + 30 * MS).queueDelay().toMillis()).isLessThan(20);
   }
 
+  /** 20 frames of 50 KB, one every 70 ms, each acked 70 ms after it was sent: no queue. */
+  private static long paced(DeliveryTracker tracker, long t) {
+    for (long seq = 1; seq <= 20; seq++, t += 70 * MS) {
+      tracker.onSent(seq, 50_000, t, t, false);
+      tracker.onPingSent(seq, t);
+      tracker.onPong(seq, t + 70 * MS);
+    }
+    return t;
+  }
+
+  @Test
+  void acksHandledRightAfterALocalStall_giveNoSamples() {
+    long t = paced(tracker, now);
+    double estimate = tracker.deliveryRateBytesPerSecond();
+    // A frame goes out, then this process stalls 400 ms; its ack, in since long, is handled
+    // only after the stall, together with the late timer that reports it.
+    tracker.onSent(21, 50_000, t, t, true);
+    tracker.onPingSent(21, t);
+    long stallEnd = t + 400 * MS;
+    tracker.onLocalStall(stallEnd);
+    assertThat(tracker.snapshot(stallEnd).verdict()).isEqualTo(Verdict.KEEPING_UP);
+    assertThat(tracker.capRate(stallEnd)).isEqualTo(estimate);
+    assertThat(tracker.onPong(21, stallEnd + MS)).isTrue();
+    assertThat(tracker.deliveryRateBytesPerSecond()).isEqualTo(estimate);
+    assertThat(tracker.snapshot(stallEnd + MS).queueDelay().toMillis()).isLessThan(5);
+    assertThat(tracker.unackedFrames()).isZero();
+    // The same without the stall report: overdue meanwhile, then a 300 ms queueing delay.
+    DeliveryTracker unaware = new DeliveryTracker(SECOND);
+    t = paced(unaware, now);
+    unaware.onSent(21, 50_000, t, t, true);
+    unaware.onPingSent(21, t);
+    assertThat(unaware.snapshot(t + 400 * MS).verdict()).isEqualTo(Verdict.FALLING_BEHIND);
+    unaware.onPong(21, t + 401 * MS);
+    assertThat(unaware.snapshot(t + 401 * MS).queueDelay().toMillis()).isGreaterThan(200);
+  }
+
   @Test
   void rateDrop_isFollowedWithinSeconds() {
     backToBack(40, 50_000, 1_000_000, 40 * MS, 1);
