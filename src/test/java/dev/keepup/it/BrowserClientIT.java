@@ -158,7 +158,11 @@ final class BrowserClientIT {
 
   @Test
   void clientAcks_slowPage_showClientLagAndFallingBehind() throws Exception {
-    startStreaming(b -> b.pingEvery(0).clientAcks(true));
+    // With the default 2 KiB cap floor the sender holds each frame until the page has taken
+    // the last, and the page's lag never reaches 3 (its main thread both renders and reads):
+    // a 16 KiB floor lets a few frames wait in the page, as they would for a page that decodes
+    // off its main thread, which is the case this test is about.
+    startStreaming(b -> b.pingEvery(0).clientAcks(true).inFlightCap(16 << 10, 4 << 20));
     // 80 ms of work per frame at 20 fps: the page falls 7.5 frames further behind each second.
     CdpPage page = openStreamPage(server.uri(PATH), Map.of("renderDelayMs", 80));
     PacedSender sender = awaitSender();
