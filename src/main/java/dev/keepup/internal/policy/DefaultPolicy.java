@@ -11,7 +11,8 @@ import dev.keepup.Verdict;
  * climb carefully. See {@code docs/adaptation.md} for the reasoning and references.
  *
  * <ul>
- *   <li>Congestion (the verdict says the link is falling behind or stalled): at once, the
+ *   <li>Congestion (the verdict says the link is falling behind, for 60 ms or more, or
+ *       stalled): the
  *       highest rendition that fits 0.85 of the acked delivery rate; if even the cheapest does
  *       not fit, the highest frame rate at which it does. Persisting congestion steps the frame
  *       rate down once more each half second: the fast actuator.
@@ -42,6 +43,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final long QUIET_BEFORE_FPS_UP_NANOS = 1_000 * MS;
   static final long CLIENT_LAG_STEP_NANOS = 1_000 * MS;
   static final long CONGESTED_FPS_STEP_NANOS = 500 * MS;
+  /** How long congestion must last before the policy acts on it (a stall acts at once). */
+  static final long CONGESTION_PERSISTENCE_NANOS = 60 * MS;
   static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
   static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
   static final long MAX_BACKOFF_NANOS = 120_000 * MS;
@@ -50,6 +53,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final double SKIPPING = 0.2;
   static final long CLIENT_QUIET_NANOS = 3_000 * MS;
 
+  private static final long NOT_CONGESTED = Long.MIN_VALUE;
+  private long congestedSince = NOT_CONGESTED;
   private long lastCongestionAt = Long.MIN_VALUE / 2;
   private long lastChangeAt = Long.MIN_VALUE / 2;
   private long lastClimbAt = Long.MIN_VALUE / 2;
@@ -82,9 +87,18 @@ public final class DefaultPolicy implements AdaptationPolicy {
         || (signals.verdict() == Verdict.FALLING_BEHIND && !clientLag)
         || (context.skippedFraction() > SKIPPING && !clientLag);
     if (congested) {
+      if (congestedSince == NOT_CONGESTED) {
+        congestedSince = now;
+      }
       lastCongestionAt = now;
-      return onCongestion(context, ladder, topFps, now);
+      // A blip (a late pong behind a CPU hiccup, one low sample) must not cost renditions:
+      // act once it has lasted CONGESTION_PERSISTENCE, or at once on a stall.
+      if (signals.verdict() == Verdict.STALLED || now - congestedSince >= CONGESTION_PERSISTENCE_NANOS) {
+        return onCongestion(context, ladder, topFps, now);
+      }
+      return current;
     }
+    congestedSince = NOT_CONGESTED;
     if (clientLag) {
       return stepFrameRate(current, ladder, -1, now, CLIENT_LAG_STEP_NANOS, "client lag");
     }

@@ -168,6 +168,7 @@ public final class SendLoop implements Transport.Completion {
    */
   private long pingInFlightFor = NO_PING;
   private boolean pingDispatched;
+  private boolean closeForViolationDue;
   private long pingsSent;
   private long pingFailures;
   private long firstPingAt;
@@ -250,6 +251,14 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null) {
       return false;
     }
+    try {
+      return takePong(payload);
+    } finally {
+      closeIfViolated();
+    }
+  }
+
+  private boolean takePong(ByteBuffer payload) {
     long seq = AckProtocol.parsePong(payload, pingNonce);
     boolean accepted;
     lock.lock();
@@ -258,6 +267,7 @@ public final class SendLoop implements Transport.Completion {
       if (state != State.RUNNING || !takeAckToken(now)) {
         return false;
       }
+      noticeLocalStall(now);
       accepted = seq == AckProtocol.PROBE_SEQ ? tracker.onProbePong(now)
           : seq != AckProtocol.MALFORMED && tracker.onPong(seq, now);
       if (accepted) {
@@ -285,16 +295,26 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null || !config.clientAcks()) {
       return true;
     }
+    try {
+      takeClientAck(text);
+    } finally {
+      closeIfViolated();
+    }
+    return true;
+  }
+
+  private void takeClientAck(String text) {
     boolean accepted;
     lock.lock();
     try {
       long now = config.ticker().read();
       if (state != State.RUNNING) {
-        return true;
+        return;
       }
       if (!takeAckToken(now)) {
-        return true; // shed and counted as a flood
+        return; // shed and counted as a flood
       }
+      noticeLocalStall(now);
       AckProtocol.ClientAck ack = AckProtocol.parseClientAck(text);
       accepted = ack != null
           && tracker.onClientAck(ack.received(), (long) (ack.receivedAtMillis() * 1e6), ack.rendered(), now);
@@ -312,11 +332,20 @@ public final class SendLoop implements Transport.Completion {
     if (accepted) {
       pump();
     }
-    return true;
   }
 
   private static String abbreviate(String text) {
     return text.length() <= 40 ? text : text.substring(0, 40) + "...";
+  }
+
+  /**
+   * An ack handled while the loop's timer is long overdue was held up by a stall of this
+   * process (GC, starved CPU), whichever thread got going first: its timing is not the link's.
+   */
+  private void noticeLocalStall(long now) {
+    if (tracker != null && !unpaced() && wake != null && now - wakeAt > LOCAL_STALL_NANOS) {
+      tracker.onLocalStall(now);
+    }
   }
 
   private void ackArrived() {
@@ -332,7 +361,8 @@ public final class SendLoop implements Transport.Completion {
     long perSecond = unpaced()
         ? UNPACED_ACKS_PER_SECOND
         : (long) (ACKS_PER_FRAME * SECOND / (1e9 / config.maxFramesPerSecond())) + ACK_FLOOD_BURST;
-    long refill = (now - ackFloodRefilledAt) * perSecond / SECOND;
+    // Capped before multiplying: after a day without acks the product would overflow.
+    long refill = Math.min(now - ackFloodRefilledAt, SECOND) * perSecond / SECOND;
     if (refill > 0) {
       ackFloodTokens = Math.min(ACK_FLOOD_BURST, ackFloodTokens + refill);
       ackFloodRefilledAt = now;
@@ -353,6 +383,23 @@ public final class SendLoop implements Transport.Completion {
     if (config.closeOnBadAck() && state == State.RUNNING) {
       LOG.log(Level.WARNING, "keepup: session {0}: {1}; closing with 1008", transport.id(), why);
       stop(StopReason.PROTOCOL_VIOLATION, new IllegalArgumentException(why));
+      // Closed once the lock is released: a close can block (Tomcat writes the close frame
+      // blocking, behind a send in progress), and a scheduler thread must never wait on it.
+      closeForViolationDue = true;
+    }
+  }
+
+  /** Called with the lock released, after an ack or pong was handled. */
+  private void closeIfViolated() {
+    boolean close;
+    lock.lock();
+    try {
+      close = closeForViolationDue;
+      closeForViolationDue = false;
+    } finally {
+      lock.unlock();
+    }
+    if (close) {
       transport.closeForViolation("keepup: invalid ack");
     }
   }

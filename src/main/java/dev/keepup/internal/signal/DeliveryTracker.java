@@ -27,14 +27,16 @@ public final class DeliveryTracker {
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
   private static final long MIN_WAIT_NANOS = 200_000L;
   /** About 11 days of a client's monotonic clock: beyond it a timestamp is garbage. */
-  private static final long MAX_CLIENT_TIME_NANOS = 1_000_000L * SECOND;
+  /** About 100 years: a client clock's origin may be anything, and its times must fit in nanos. */
+  private static final long MAX_CLIENT_TIME_NANOS = 3_000_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long FIRST_PROBES_STALE_NANOS = 2 * SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
   private static final double QUEUE_DELAY_TIME_CONSTANT_NANOS = 100_000_000.0;
   static final long LOCAL_STALL_GRACE_NANOS = 50_000_000L;
+  private static final long PROBE_TIMEOUT_NANOS = 2 * SECOND;
   /** Queueing beyond transmission and min RTT that marks a sample as link-limited. */
-  private static final long QUEUED_SAMPLE_NANOS = 30_000_000L;
+  private static final long QUEUED_SAMPLE_NANOS = 50_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
 
@@ -69,6 +71,7 @@ public final class DeliveryTracker {
   /** When the last ack arrived; unlike lastAckAt, a send into an empty pipe does not move it. */
   private long lastAckArrivalAt;
   private long localStallEndedAt = Long.MIN_VALUE / 2;
+  private long probesLost;
   private long firstSendAt;
   private long pongSeq;
   private long clientReceived;
@@ -155,6 +158,7 @@ public final class DeliveryTracker {
    * measures the bare round trip, and the last probe is old enough (one a second at most).
    */
   public boolean rttProbeDue(long now) {
+    expireProbe(now);
     return probeSentAt == 0 && sentSeq == ackedSeq
         && (probes == 0 || now - lastProbeAt >= RTT_PROBE_INTERVAL_NANOS);
   }
@@ -164,7 +168,20 @@ public final class DeliveryTracker {
    * whole window. The send loop then holds frames until everything is acked, and probes (BBR's
    * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
    */
+  /**
+   * Gives up on a probe whose pong has not come in {@link #PROBE_TIMEOUT_NANOS}: pongs can be
+   * lost (the JDK client answers only the newest of pings that queue up, a host may not pass
+   * pongs on), and an outstanding probe would otherwise stop probing for good.
+   */
+  private void expireProbe(long now) {
+    if (probeSentAt != 0 && now - probeSentAt > Math.max(PROBE_TIMEOUT_NANOS, stallAfterNanos)) {
+      probeSentAt = 0;
+      probesLost++;
+    }
+  }
+
   public boolean rttStale(long now) {
+    expireProbe(now);
     // The first probes of a connection often read high (slow start, a cold path): re-probe
     // sooner until a few have been taken.
     long staleAfter = probes < 3 ? FIRST_PROBES_STALE_NANOS : RTT_WINDOW_NANOS;
@@ -286,7 +303,10 @@ public final class DeliveryTracker {
       if (linkLimited || sample > rate.bytesPerSecond()) {
         rate.add(sample, (double) interval / SECOND);
       }
-      if (linkLimited) {
+      // An app-limited sample is a lower bound on the link: one above the newest link-limited
+      // sample means that sample no longer holds (a late pong once read as a drop must not
+      // hold the rate down for good).
+      if (linkLimited || sample > latestRate) {
         latestRate = sample;
       }
     }
