@@ -27,7 +27,8 @@ import dev.keepup.Verdict;
  *       safety factor. While the stream is app-limited the delivery rate only shows the
  *       stream's own bitrate, so the burst rate is the probe. A rendition that brings
  *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
- *       each repeat, unless the burst rate shows 1.5 times what it needs.
+ *       each repeat, unless the burst rate shows 1.5 times what it needs once half the hold
+ *       has passed; a minute without congestion clears the back-off.
  *   <li>Hysteresis: a climb needs the next rendition to fit with a 20% margin (the 0.8 factor),
  *       so an estimate hovering near a step does not flap; a lost frame rate is regained after
  *       a quiet second, as many steps at once as fit.
@@ -48,6 +49,7 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
   static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
   static final long MAX_BACKOFF_NANOS = 120_000 * MS;
+  static final long BACKOFF_RESET_NANOS = 60_000 * MS;
   static final int CLIENT_LAG_FRAMES = 3;
   /** A skipped fraction past which the stream does not fit the link. */
   static final double SKIPPING = 0.2;
@@ -121,6 +123,10 @@ public final class DefaultPolicy implements AdaptationPolicy {
       }
       return current;
     }
+    if (now - lastCongestionAt >= BACKOFF_RESET_NANOS) {
+      // A minute without congestion: past failures no longer say anything about the link.
+      java.util.Arrays.fill(backoff, 0);
+    }
     int next = current.rendition() + 1;
     if (next < ladder.size() && climbAllowed(signals, ladder, next, topFps, now)) {
       lastClimbAt = now;
@@ -176,7 +182,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   private boolean climbAllowed(Signals signals, Ladder ladder, int next, double fps, long now) {
     long need = (long) (ladder.bitsPerSecond(next) * fps / ladder.topFrameRate());
     long burst = signals.burstRateBitsPerSecond();
-    if (now < holdUntil[next] && burst < need * 1.5) {
+    // Held off: only a burst rate well above the need lifts the hold, and only in its second half.
+    if (now < holdUntil[next] && (burst < need * 1.5 || now < holdUntil[next] - backoff[next] / 2)) {
       return false;
     }
     if (burst == 0) {

@@ -124,7 +124,11 @@ public final class SendLoop implements Transport.Completion {
   private State state = State.NEW;
   private StopReason stopReason;
   private final ArrayDeque<Frame> pending;
-  private Frame lastTaken;
+  /**
+   * The last frame taken per rendition: a source asked again with nothing new returns the same
+   * frame, and a switch asks two renditions a tick, so one slot would take a frame twice.
+   */
+  private final Frame[] lastTaken = new Frame[64];
   private Frame inFlight;
   private long inFlightSince;
   private long nextTickAt;
@@ -169,6 +173,7 @@ public final class SendLoop implements Transport.Completion {
   private long pingInFlightFor = NO_PING;
   private boolean pingDispatched;
   private boolean closeForViolationDue;
+  private boolean handlersReleased;
   private long pingsSent;
   private long pingFailures;
   private long firstPingAt;
@@ -402,6 +407,7 @@ public final class SendLoop implements Transport.Completion {
     if (close) {
       transport.closeForViolation("keepup: invalid ack");
     }
+    releaseIfStopped();
   }
 
   /** Stops the loop with {@link StopReason#CLOSED}; idempotent, safe from any thread. */
@@ -412,6 +418,7 @@ public final class SendLoop implements Transport.Completion {
     } finally {
       lock.unlock();
     }
+    releaseIfStopped();
   }
 
   /** Returns whether the loop has started and not stopped. */
@@ -463,10 +470,17 @@ public final class SendLoop implements Transport.Completion {
       Frame toSend;
       boolean ping;
       lock.lock();
+      Frame inFlightBefore = inFlight;
       try {
         toSend = step(config.ticker().read());
         ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
         pingDispatched |= ping;
+      } catch (RuntimeException | Error failure) {
+        // Nothing in a step should throw; if something does (a shut-down scheduler, a bug),
+        // stop cleanly rather than leave the loop wedged behind its work counter.
+        toSend = null;
+        ping = false;
+        internalFailure(failure, inFlight != inFlightBefore ? inFlight : null);
       } finally {
         lock.unlock();
       }
@@ -477,6 +491,37 @@ public final class SendLoop implements Transport.Completion {
       }
       missed = workInProgress.addAndGet(-missed);
     } while (missed != 0);
+    releaseIfStopped();
+  }
+
+  /** Under the lock: a step threw; {@code taken} is a frame it made in flight but never sent. */
+  private void internalFailure(Throwable failure, Frame taken) {
+    LOG.log(Level.ERROR, "keepup: session " + transport.id() + ": internal error; stopping", failure);
+    if (taken != null) {
+      inFlight = null;
+      framesFailed++;
+      try {
+        config.listener().onFrameFailed(taken, failure);
+      } catch (RuntimeException | Error listenerFailure) {
+        listenerFailed(listenerFailure);
+      }
+    }
+    stop(StopReason.INTERNAL_ERROR, failure);
+  }
+
+  /** With the lock released: once stopped, the session gets its handlers back. */
+  private void releaseIfStopped() {
+    boolean release;
+    lock.lock();
+    try {
+      release = state == State.STOPPED && !handlersReleased;
+      handlersReleased |= release;
+    } finally {
+      lock.unlock();
+    }
+    if (release) {
+      transport.removeHandlers();
+    }
   }
 
   /**
@@ -487,8 +532,8 @@ public final class SendLoop implements Transport.Completion {
   private void dispatchPing() {
     try {
       config.pingExecutor().execute(pingTask);
-    } catch (RejectedExecutionException saturated) {
-      pingDone(false, saturated);
+    } catch (RuntimeException saturatedOrShutDown) {
+      pingDone(false, saturatedOrShutDown);
     }
   }
 
@@ -702,6 +747,14 @@ public final class SendLoop implements Transport.Completion {
       return;
     }
     double interval = intervalNanos;
+    if (switchPending() && decision.rendition() < chainRendition) {
+      // A switch down waits for its keyframe: meanwhile the current rendition, which does not
+      // fit, goes at the next lower frame rate (and sheds its disposable frames), on a grid of
+      // its own; the decided rate's grid starts afresh once the switch lands.
+      interval = 1e9 / lowerFrameRate(decision.framesPerSecond());
+      gridStart = now;
+      ticksOnGrid = 0;
+    }
     ticksOnGrid++;
     long next = gridStart + (long) Math.ceil(ticksOnGrid * interval);
     if (next - now <= 0) {
@@ -752,6 +805,17 @@ public final class SendLoop implements Transport.Completion {
     }
   }
 
+  /** The ladder's next frame-rate step below {@code fps}, or {@code fps} if it is the lowest. */
+  private double lowerFrameRate(double fps) {
+    Ladder ladder = config.ladder();
+    for (int i = 0; i < ladder.frameRateSteps(); i++) {
+      if (ladder.frameRate(i) < fps) {
+        return ladder.frameRate(i);
+      }
+    }
+    return fps;
+  }
+
   /** Whether the policy chose a rendition the client has no reference chain in yet. */
   private boolean switchPending() {
     return chainRendition >= 0 && chainRendition != decision.rendition();
@@ -784,11 +848,25 @@ public final class SendLoop implements Transport.Completion {
       sourceFailed(new IllegalStateException("frame source threw", failure));
       return false;
     }
-    if (frame == null || frame == lastTaken) {
+    int slot = frame == null ? 0 : frame.rendition() & (lastTaken.length - 1);
+    if (frame == null || frame == lastTaken[slot]) {
+      // Nothing new is no failure: it ends a run of them.
+      consecutiveSourceFailures = 0;
       return false;
     }
-    lastTaken = frame;
+    lastTaken[slot] = frame;
     framesTaken++;
+    if (state != State.RUNNING) {
+      // The source closed the sender from inside poll.
+      skip(frame, SkipReason.CLOSED);
+      return true;
+    }
+    if (config.policy() != null && frame.rendition() >= config.ladder().size()) {
+      skip(frame, SkipReason.INVALID_RENDITION);
+      sourceFailed(new IllegalArgumentException("frame rendition " + frame.rendition()
+          + " is outside the ladder (" + config.ladder().size() + " renditions)"));
+      return true;
+    }
     if (frame.size() > config.maxFrameBytes()) {
       skip(frame, SkipReason.TOO_LARGE);
       sourceFailed(new IllegalArgumentException(
@@ -1029,7 +1107,10 @@ public final class SendLoop implements Transport.Completion {
 
   private void skip(Frame frame, SkipReason reason) {
     skipped[reason.ordinal()]++;
-    if (reason != SkipReason.CLOSED && reason != SkipReason.TOO_LARGE) {
+    // Only skips the link forced count toward "does not fit": not the source's bad frames, and
+    // not those a pending switch makes (a non-key frame of the target, a shed disposable one),
+    // which a policy that took them for congestion would answer by dropping the switch it asked for.
+    if (reason == SkipReason.SUPERSEDED || reason == SkipReason.STALE || reason == SkipReason.BROKEN_REFERENCE) {
       countFrame(config.ticker().read(), true);
     }
     try {

@@ -334,10 +334,14 @@ public final class DeliveryTracker {
     if (probes == 0 || sizes[i] < MIN_BURST_BYTES) {
       return;
     }
-    // Faster than the timing can resolve: counted as the millisecond, a lower bound on the
-    // link. Skipping such frames left a stream of small frames on a fast link with no evidence
-    // of room at all, and stuck at its lowest rendition.
-    double sample = sizes[i] * (double) SECOND / Math.max(transmission, MIN_BURST_NANOS);
+    if (transmission < 0) {
+      return; // quicker than the min RTT allows: the RTT reads high, and the timing says nothing
+    }
+    // Faster than the timing can resolve (a millisecond, or a quarter of the min RTT, which
+    // may itself read a few ms high): counted as taking that long, a lower bound on the link.
+    // Skipping such frames left a stream of small frames on a fast link with no evidence of
+    // room at all, and stuck at its lowest rendition.
+    double sample = sizes[i] * (double) SECOND / Math.max(transmission, Math.max(MIN_BURST_NANOS, rtt / 4));
     burstRate = burstRate == 0 ? sample : burstRate + (sample - burstRate) * 0.25;
   }
 
