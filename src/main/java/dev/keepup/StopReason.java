@@ -6,7 +6,8 @@ public enum StopReason {
   CLOSED,
   /**
    * The connection is gone: the WebSocket session was closed by either side or found closed, or
-   * a send failed with an I/O error (a client that vanished, before the container noticed).
+   * a send failed with an I/O error or the container's "connection closed / not open" error (a
+   * client that vanished, before the container marked the session closed).
    */
   SESSION_CLOSED,
   /**

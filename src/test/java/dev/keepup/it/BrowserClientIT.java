@@ -72,6 +72,9 @@ final class BrowserClientIT {
       System.out.println("BrowserClientIT skipped: no chromium binary (looked at /usr/bin/chromium,"
           + " /usr/bin/chromium-browser, and chromium, chromium-browser on the PATH)");
     }
+    if (binary.isEmpty() && "1".equals(System.getenv("KEEPUP_REQUIRE_CHROMIUM"))) {
+      throw new IllegalStateException("KEEPUP_REQUIRE_CHROMIUM=1 but no chromium binary found");
+    }
     assumeTrue(binary.isPresent(), "no chromium binary");
     http = StaticHttpServer.start()
         .addResource("/keepup/keepup-client.js", "text/javascript; charset=utf-8",

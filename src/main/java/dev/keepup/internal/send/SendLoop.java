@@ -1058,6 +1058,13 @@ public final class SendLoop implements Transport.Completion {
       if (t instanceof IOException) {
         return true;
       }
+      // Grizzly fails a write on a connection it has just closed with "Connection is not open."
+      // or "The connection has been closed.", before Tyrus marks the session closed.
+      String message = t.getMessage();
+      if (t instanceof IllegalStateException && message != null
+          && (message.contains("not open") || message.contains("closed"))) {
+        return true;
+      }
     }
     return false;
   }
