@@ -36,8 +36,10 @@ public final class LiveSource {
   private final IntConsumer keyFrameRequests;
   private final long[] lastKeyRequest;
   private final boolean[] keyRequested;
+  private final Ticker ticker;
 
-  private LiveSource(int renditions, int framesPerRendition, IntConsumer keyFrameRequests) {
+  private LiveSource(int renditions, int framesPerRendition, IntConsumer keyFrameRequests, Ticker ticker) {
+    this.ticker = ticker;
     this.rings = new Ring[renditions];
     for (int i = 0; i < renditions; i++) {
       rings[i] = new Ring(framesPerRendition);
@@ -56,13 +58,23 @@ public final class LiveSource {
    *     framesPerRendition <= 10_000}
    */
   public static LiveSource create(int renditions, int framesPerRendition, IntConsumer keyFrameRequests) {
+    return create(renditions, framesPerRendition, keyFrameRequests, Ticker.system());
+  }
+
+  /**
+   * As {@link #create(int, int, IntConsumer)}, with the clock that spaces keyframe requests
+   * (one per rendition per {@link #KEY_REQUEST_INTERVAL_NANOS}) given: for tests in virtual time.
+   */
+  public static LiveSource create(int renditions, int framesPerRendition, IntConsumer keyFrameRequests,
+      Ticker ticker) {
     if (renditions < 1 || renditions > 64) {
       throw new IllegalArgumentException("renditions must be in [1, 64]: " + renditions);
     }
     if (framesPerRendition < 2 || framesPerRendition > 10_000) {
       throw new IllegalArgumentException("framesPerRendition must be in [2, 10000]: " + framesPerRendition);
     }
-    return new LiveSource(renditions, framesPerRendition, Objects.requireNonNull(keyFrameRequests, "keyFrameRequests"));
+    return new LiveSource(renditions, framesPerRendition,
+        Objects.requireNonNull(keyFrameRequests, "keyFrameRequests"), Objects.requireNonNull(ticker, "ticker"));
   }
 
   /** Returns a source for independent frames (JPEG): a ring of 2 per rendition, no key requests. */
@@ -91,7 +103,7 @@ public final class LiveSource {
    * by every viewer on every tick would emit nothing but keyframes.
    */
   private void requestKey(int rendition) {
-    long now = System.nanoTime();
+    long now = ticker.read();
     synchronized (lastKeyRequest) {
       if (keyRequested[rendition] && now - lastKeyRequest[rendition] < KEY_REQUEST_INTERVAL_NANOS) {
         return;
@@ -160,23 +172,34 @@ public final class LiveSource {
     /** The sequence number of the next frame to return in {@link #rendition}. */
     private long next;
 
+    /** Set by {@link #pollLocked} when a keyframe must be asked for, once the ring is released. */
+    private boolean keyNeeded;
+
     @Override
     public Frame poll(int wanted) {
       if (wanted < 0 || wanted >= rings.length) {
         return null;
       }
       Ring ring = rings[wanted];
+      Frame frame;
       // One consistent view of the ring: the producer must not publish between the look-ups.
       synchronized (ring) {
-        return pollLocked(ring, wanted);
+        frame = pollLocked(ring, wanted);
       }
+      if (keyNeeded) {
+        // Outside the ring's lock: the producer's callback may publish, or wait on a thread
+        // that does.
+        keyNeeded = false;
+        requestKey(wanted);
+      }
+      return frame;
     }
 
     private Frame pollLocked(Ring ring, int wanted) {
       if (wanted != rendition) {
         long key = ring.newestKey(2);
         if (key < 0) {
-          requestKey(wanted);
+          keyNeeded = true;
           return null;
         }
         rendition = wanted;
@@ -199,7 +222,7 @@ public final class LiveSource {
         if (key < 0 || key < next) {
           // The references are gone: rejoin only at a keyframe, like a new viewer.
           rendition = -1;
-          requestKey(wanted);
+          keyNeeded = true;
           return null;
         }
         next = key + 1;

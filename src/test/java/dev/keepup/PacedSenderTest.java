@@ -470,7 +470,20 @@ final class PacedSenderTest {
     assertThatThrownBy(() -> builder.listener(null)).isInstanceOf(NullPointerException.class).hasMessage("listener");
     assertThatThrownBy(() -> builder.ticker(null)).isInstanceOf(NullPointerException.class).hasMessage("ticker");
     assertThatThrownBy(() -> builder.scheduler(null)).isInstanceOf(NullPointerException.class).hasMessage("scheduler");
+    assertThatThrownBy(() -> builder.pingEvery(-1)).hasMessage("pingEvery must be in [0, 1000]: -1");
+    assertThatThrownBy(() -> builder.pingEvery(1001)).hasMessage("pingEvery must be in [0, 1000]: 1001");
+    assertThatThrownBy(() -> builder.inFlightCap(0, 10)).hasMessage("inFlightCap minBytes must be > 0: 0");
+    assertThatThrownBy(() -> builder.inFlightCap(10, 9)).hasMessage("inFlightCap maxBytes must be >= minBytes (10): 9");
+    assertThatThrownBy(() -> builder.stallAfter(Duration.ofMillis(-1))).hasMessage("stallAfter must be > 0: PT-0.001S");
+    assertThatThrownBy(() -> builder.stallAfter(null)).isInstanceOf(NullPointerException.class).hasMessage("stallAfter");
+    assertThatThrownBy(() -> builder.startRendition(-1)).hasMessage("startRendition must be >= 0: -1");
+    assertThatThrownBy(() -> builder.ladder(null)).isInstanceOf(NullPointerException.class).hasMessage("ladder");
+    assertThatThrownBy(() -> builder.policy(null)).isInstanceOf(NullPointerException.class).hasMessage("policy");
+    assertThatThrownBy(() -> builder.pingExecutor(null)).isInstanceOf(NullPointerException.class).hasMessage("pingExecutor");
     assertThatThrownBy(builder::build).isInstanceOf(IllegalStateException.class).hasMessage("source is required");
+    assertThatThrownBy(() -> PacedSender.newBuilder(fake.session()).source(keyFrames(1))
+        .ladder(Ladder.ofBitrates(1, 2)).startRendition(2).build())
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("startRendition").hasMessageContaining("2");
   }
 
   @Test
@@ -480,7 +493,6 @@ final class PacedSenderTest {
     assertThatThrownBy(() -> Frame.of(ByteBuffer.allocate(1), 0, FrameKind.KEY, -1)).hasMessage("rendition must be >= 0: -1");
   }
 
-  /** Records what the sender reports. */
   @Test
   void sourceKeepingTheNewestFramePerRendition_neverHasAFrameTakenTwice_acrossASwitch() {
     // Newest frame per rendition, as a camera with one encoder per rendition keeps them; asked
@@ -574,6 +586,7 @@ final class PacedSenderTest {
     sender.close();
   }
 
+  /** Records what the sender reports. */
   static final class RecordingListener implements SenderListener {
     record Skip(Frame frame, SkipReason reason) {}
 

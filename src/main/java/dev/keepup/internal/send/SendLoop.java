@@ -958,11 +958,12 @@ public final class SendLoop implements Transport.Completion {
         return null;
       }
     }
-    if (pending.size() == 1 && pending.peek().kind() == FrameKind.KEY && lastAdmittedAt != now
-        && !unpaced()) {
-      // Released between ticks, after the cap held it: the source may have a fresher frame by
-      // now, and an independent one supersedes the held one (all-KEY streams: JPEG, PNG).
-      // Without this a held frame goes up to two frame intervals old.
+    if (pending.size() == 1 && pending.peek().kind() == FrameKind.KEY && !unpaced()
+        && now - lastAdmittedAt >= intervalNanos / 2) {
+      // Released between ticks, after the cap held it half a frame interval or more: the
+      // source may have a fresher frame by now, and an independent one supersedes the held one
+      // (all-KEY streams: JPEG, PNG). Without this a held frame goes up to two frame intervals
+      // old. (Not after a short hold, such as a ping going out first: nothing fresher yet.)
       refreshedAt = now;
       takeFrames(now);
     }
