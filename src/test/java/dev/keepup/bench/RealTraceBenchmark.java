@@ -95,7 +95,7 @@ public final class RealTraceBenchmark {
 
   /** Diagnostics of a real run that the simulator's figures do not hold. */
   public record RealDiagnostics(double relayMbps, double offeredMbps, long maxBacklogBytes, long p50BacklogBytes,
-      double stallMaxMs, int messages) {}
+      double stallMaxMs, int messages, double idleCrossingMbps, int idleFrames) {}
 
   /** One trace and strategy, real and simulated. */
   public record Comparison(String trace, String strategy, SimRun.Result real, SimRun.Result sim,
@@ -234,8 +234,9 @@ public final class RealTraceBenchmark {
         SimRun.Result result = new SimRun.Result("real", traceName, strategy.name(), metrics,
             metrics.deliveredMbps() * 1e6 * windows, offeredMbps * 1e6 * windows, notes);
         long[] backlog = backlog(recorder, messages, end);
+        double[] idle = idleCrossing(recorder, messages, end, oneWay.toNanos());
         RealDiagnostics diagnostics = new RealDiagnostics(relayBytes * 8 / 1e6 / windows, offeredMbps, backlog[0],
-            backlog[1], monitor.summary().maxLateMs(), messages.size());
+            backlog[1], monitor.summary().maxLateMs(), messages.size(), idle[0], (int) idle[1]);
         return new RealOutcome(result, diagnostics);
       } finally {
         if (running != null) {
@@ -295,6 +296,34 @@ public final class RealTraceBenchmark {
     return new long[] {max, n == 0 ? 0 : samples[n / 2]};
   }
 
+  /**
+   * How fast a frame sent into an idle path crosses it: for each message of at least 1 KB whose
+   * send began after every earlier message had arrived, its size over (arrival - send start -
+   * one-way delay), in Mbit/s. Returns {median, count}. On a fluid link this is the link's rate;
+   * behind the relay's token bucket it is the burst rate the simulator's {@code --burst} models.
+   */
+  static double[] idleCrossing(SignalsBenchmark.Recorder recorder, List<JdkClient.Message> messages, long end,
+      long oneWayNanos) {
+    List<Double> rates = new ArrayList<>();
+    for (SignalsBenchmark.Recorder.Event e : recorder.events) {
+      int k = (int) e.value() - 1;
+      if (e.kind() != SignalsBenchmark.Recorder.Kind.SEND || k < 0 || k >= messages.size() || e.nanos() >= end) {
+        continue;
+      }
+      JdkClient.Message m = messages.get(k);
+      boolean idle = k == 0 || messages.get(k - 1).arrivalNanos() <= e.nanos();
+      long crossing = m.arrivalNanos() - e.nanos() - oneWayNanos;
+      if (idle && m.size() >= 1024 && crossing > 0) {
+        rates.add(m.size() * 8e3 / crossing);
+      }
+    }
+    if (rates.isEmpty()) {
+      return new double[] {Double.NaN, 0};
+    }
+    rates.sort(null);
+    return new double[] {rates.get(rates.size() / 2), rates.size()};
+  }
+
   /** Runs every strategy of {@code o} on every trace, real then simulated. */
   public static List<Comparison> runAll(Options o) throws Exception {
     Map<String, Strategy> byName = Strategies.byName();
@@ -324,13 +353,14 @@ public final class RealTraceBenchmark {
           Comparison c = new Comparison(name, strategy.name(), real.result(), sim, simMatched, real.diagnostics());
           out.add(c);
           log("  Mbit/s real %.3f sim %.3f (%.2f) matched %.3f (%.2f); p95 age real %.0f sim %.0f (%+.0f) matched %.0f"
-                  + " (%+.0f) ms; relay %.3f of %.3f offered; backlog max %d B; JVM stall max %.0f ms",
+                  + " (%+.0f) ms; relay %.3f of %.3f offered; backlog max %d B; idle crossing %.2f Mbit/s (%d frames);"
+                  + " JVM stall max %.0f ms",
               real.result().metrics().shownMbps(), sim.metrics().shownMbps(), c.bitrateRatio(),
               simMatched.metrics().shownMbps(), c.matchedBitrateRatio(), real.result().metrics().ageP95Millis(),
               sim.metrics().ageP95Millis(), c.p95DiffMillis(), simMatched.metrics().ageP95Millis(),
               c.matchedP95DiffMillis(),
               real.diagnostics().relayMbps(), real.diagnostics().offeredMbps(), real.diagnostics().maxBacklogBytes(),
-              real.diagnostics().stallMaxMs());
+              real.diagnostics().idleCrossingMbps(), real.diagnostics().idleFrames(), real.diagnostics().stallMaxMs());
         }
       }
     }
@@ -409,14 +439,15 @@ public final class RealTraceBenchmark {
     b.append("\nThe real runs' diagnostics: the trace's mean rate and what the relay carried; the backlog of bytes"
         + " whose send had completed and that had not yet arrived (kernel buffers plus relay: the matched queue);"
         + " switches; the sender's own counters; the worst late wake-up of a thread of this JVM.\n\n");
-    b.append("| trace | strategy | offered / relay Mbit/s | backlog max / p50 | switches real / sim / matched"
-        + " | JVM stall max | sender, real |\n");
-    b.append("|---|---|---:|---:|---:|---:|---|\n");
+    b.append("| trace | strategy | offered / relay Mbit/s | backlog max / p50 | idle-path crossing Mbit/s (frames)"
+        + " | switches real / sim / matched | JVM stall max | sender, real |\n");
+    b.append("|---|---|---:|---:|---:|---:|---:|---|\n");
     for (Comparison c : results) {
       RealDiagnostics d = c.diagnostics();
-      b.append(String.format(Locale.ROOT, "| %s | %s | %.3f / %.3f | %d / %d kB | %d / %d / %d | %.0f ms | %s |%n",
+      b.append(String.format(Locale.ROOT, "| %s | %s | %.3f / %.3f | %d / %d kB | %.2f (%d) | %d / %d / %d | %.0f ms"
+              + " | %s |%n",
           shortTrace(c.trace()), c.strategy(), d.offeredMbps(), d.relayMbps(), d.maxBacklogBytes() / 1000,
-          d.p50BacklogBytes() / 1000, c.real().metrics().switches(), c.sim().metrics().switches(),
+          d.p50BacklogBytes() / 1000, d.idleCrossingMbps(), d.idleFrames(), c.real().metrics().switches(), c.sim().metrics().switches(),
           c.simMatched().metrics().switches(), d.stallMaxMs(), c.real().notes()));
     }
     return b.toString();

@@ -13,11 +13,14 @@ public final class SimRun {
   private SimRun() {}
 
   /**
-   * The rate at which a burst ({@link Config#burstBytes}) crosses: that of the real bench's relay
-   * writing 4 KiB at a time through loopback sockets and two relay threads, taken as 20 Mbit/s
-   * (a 4 KB write in 1.6 ms): a guess at the order of magnitude, not a measurement.
+   * The rate at which a burst ({@link Config#burstBytes}) crosses: 8 Mbit/s, what frames sent
+   * into an idle path crossed the real bench's relay at (its token bucket written 4 KiB at a
+   * time through loopback sockets and relay threads), median 7.2-8.8 Mbit/s over 190-210 frames
+   * on a 1.1 Mbit/s trace (RealTraceBenchmark's "idle-path crossing"). Overridable with the
+   * system property {@code keepup.sim.burstMbps}.
    */
-  public static final double BURST_BITS_PER_SECOND = 20e6;
+  public static final double BURST_BITS_PER_SECOND =
+      Double.parseDouble(System.getProperty("keepup.sim.burstMbps", "8")) * 1e6;
 
   /**
    * The link and stream of a run.
