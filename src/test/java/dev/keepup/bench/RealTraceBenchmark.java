@@ -51,13 +51,16 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>Simulated run.</b> {@link SimRun#run} on the same prefix of the trace, strategy and
  * options, with the simulator's queue ({@code --sim-queue}, default 700k as in
- * {@code bench/run-sim.sh}); and a second one whose queue is what the real run measured (the
- * largest backlog of bytes the server's sends had completed and the client had not yet
- * received: kernel buffers plus the relay), to tell a wrong buffer size from a wrong model.
+ * {@code bench/run-sim.sh}, a fluid link); and a second one, "matched", whose queue is what the
+ * real run measured (the largest backlog of bytes the server's sends had completed and the
+ * client had not yet received: kernel buffers plus the relay) and whose bottleneck bursts as the
+ * relay's token bucket does ({@link Options#relayBurstBytes}, crossing at {@link
+ * SimRun#BURST_BITS_PER_SECOND}), to tell a wrong buffer size or a missing burst from a wrong
+ * model.
  *
  * <p>Prints a Markdown comparison and writes it to {@code target/bench/real-trace.md}, the
  * per-run figures to {@code target/bench/real-trace.csv} (the simulator's CSV columns, set
- * {@code real}, {@code sim} or {@code sim-measured-queue}). Run with {@code bench/run-real.sh};
+ * {@code real}, {@code sim} or {@code sim-matched}). Run with {@code bench/run-real.sh};
  * see docs/benchmarks.md, "Simulator vs real sockets". Not a test (its name keeps Surefire
  * away); {@code RealTraceIT} runs a short, loosely bounded version.
  */
