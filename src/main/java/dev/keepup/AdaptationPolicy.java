@@ -39,7 +39,7 @@ public interface AdaptationPolicy {
    * @param nowNanos the sender's clock
    * @param lastSwitchNanos when the rendition last changed (the start time if never)
    * @param switchPending whether a rendition switch is waiting for a keyframe
-   * @param skippedFraction the fraction of recent frames (about the last 16) that were skipped
+   * @param skippedFraction the fraction of recent frames (the last half second or so, weighted by age) that were skipped
    *     rather than sent: superseded while the in-flight cap held them, stale, or undecodable
    *     after a broken reference. A stream that does not fit the link shows it here first.
    */

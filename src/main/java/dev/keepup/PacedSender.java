@@ -282,8 +282,10 @@ public final class PacedSender implements AutoCloseable {
     /**
      * Sends a ping after every {@code n}th frame, whose pong acknowledges that frame and every
      * one before it: the signal that sees past kernel buffers, with any RFC 6455 client. 0
-     * turns pings off; with no client acks either, the sender falls back to send completion
-     * only, which cannot tell a full kernel buffer from a fast client. Default 1.
+     * turns the pings after frames off; with client acks on, the sender still sends a ping
+     * into an idle connection (at most once a second) to measure the round trip,
+     * and with no client acks either it sends none and falls back to send completion only,
+     * which cannot tell a full kernel buffer from a fast client. Default 1.
      *
      * @throws IllegalArgumentException unless {@code 0 <= n <= 1000}
      */

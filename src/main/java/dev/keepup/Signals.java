@@ -14,9 +14,13 @@ import java.time.Duration;
  * @param verdict the summary: keeping up, falling behind, or stalled
  * @param deliveryRateBitsPerSecond delivered bits per second, estimated from acks (0 if unknown)
  * @param latestRateBitsPerSecond the newest rate sample taken while the link, not the stream,
- *     was the limit (0 if none): noisy, but it shows a drop a second before the smoothed estimate
+ *     was the limit (a sample that queued on the way counts as such; a later, higher sample of
+ *     any kind replaces it), or, while the oldest unacked frame is overdue, the upper bound its
+ *     wait puts on the link when that is lower (0 if none): noisy, but it shows a drop long
+ *     before the smoothed estimate
  * @param minRtt the smallest round trip seen over the last 10 s, queueing excluded (0 if unknown)
- * @param queueDelay how long the newest acked frame waited in queues beyond the minimum (0 if unknown)
+ * @param queueDelay how long acked frames waited in queues beyond the minimum, averaged over
+ *     about the last 100 ms of acks (0 if unknown)
  * @param unackedBytes payload bytes sent and not yet acknowledged
  * @param unackedFrames frames sent and not yet acknowledged
  * @param frameAge capture-to-client age of the newest acknowledged frame (0 if unknown)

@@ -8,6 +8,8 @@ public enum SkipReason {
   STALE,
   /** Larger than the builder's {@code maxFrameBytes}. */
   TOO_LARGE,
+  /** Of a rendition outside the sender's ladder (counted as a source error too). */
+  INVALID_RENDITION,
   /** A {@link FrameKind#DELTA} whose reference chain was broken by an earlier skip. */
   BROKEN_REFERENCE,
   /** Not a {@link FrameKind#KEY} of the rendition being switched to, while the switch waited. */

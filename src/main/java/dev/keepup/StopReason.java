@@ -6,7 +6,8 @@ public enum StopReason {
   CLOSED,
   /**
    * The connection is gone: the WebSocket session was closed by either side or found closed, or
-   * a send failed with an I/O error (a client that vanished, before the container noticed).
+   * a send failed with an I/O error or the container's "connection closed / not open" error (a
+   * client that vanished, before the container marked the session closed).
    */
   SESSION_CLOSED,
   /**
@@ -20,5 +21,11 @@ public enum StopReason {
    * The client sent an invalid or forged ack, or a flood of them, and the sender was built with
    * {@code closeOnBadAck(true)}: it closed the session with 1008 (policy violation).
    */
-  PROTOCOL_VIOLATION
+  PROTOCOL_VIOLATION,
+  /**
+   * The sender itself, or the scheduler or ping executor it was given, threw where nothing
+   * should (a shut-down scheduler rejecting a task, a bug): logged with the cause; the frame
+   * it was about to send, if any, counts as failed.
+   */
+  INTERNAL_ERROR
 }

@@ -120,6 +120,39 @@ final class AdaptationTest {
     assertThat(sender.stats().isBalanced()).isTrue();
   }
 
+  /**
+   * The demo's case: a stream far below a fast link (app-limited: every sample is the stream's
+   * own rate, and only the top rendition's frames are large enough to time) when the link
+   * drops to 1 Mbit/s. No sample of the new rate comes back for the better part of a second;
+   * the overdue ack bounds the rate meanwhile, so the cap stops filling the 700 KB of buffers
+   * (5.6 s at 1 Mbit/s) and the policy drops at once.
+   */
+  @Test
+  void defaults_dropUnderAnAppLimitedStream_reactsBeforeBuffersFill() {
+    SimulatedLink link = link(100.0);
+    PacedSender sender = sender(link, AdaptationPolicy.defaults());
+    produce(Duration.ofSeconds(30));
+    sender.start();
+    time.advance(Duration.ofSeconds(15));
+    assertThat(sender.stats().decision().rendition()).as("climbed to the top on 100 Mbit/s").isEqualTo(5);
+
+    link.setRate(1_000_000);
+    long drop = time.read() - start;
+    time.advance(Duration.ofSeconds(10));
+    long atOrBelow075 = decisions.stream().filter(d -> d[0] > drop && d[1] <= 1)
+        .mapToLong(d -> d[0] - drop).min().orElse(Long.MAX_VALUE);
+    double maxAge = arrivals.stream().filter(a -> a[0] >= drop).mapToDouble(a -> (a[0] + start - a[1]) / 1e6)
+        .max().orElse(Double.NaN);
+    System.out.printf("adaptation: 100 -> 1 Mbit/s under an app-limited stream: at 0.75 Mbit/s or less after %d ms,"
+        + " max frame age %.0f ms, p95 from 2 s %.0f ms%n", atOrBelow075 / MS, maxAge,
+        p95AgeMillis(drop + 2 * SECOND, drop + 10 * SECOND));
+    // Without the overdue bound and link-limited samples: 900 ms and 827 ms.
+    assertThat(atOrBelow075).isLessThanOrEqualTo(500 * MS);
+    assertThat(maxAge).isLessThan(650);
+    assertThat(p95AgeMillis(drop + 2 * SECOND, drop + 10 * SECOND)).isLessThan(400);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
   @Test
   void defaults_onConstantBandwidth_switchAtMostTwicePerMinute() {
     SimulatedLink link = link(2.0);

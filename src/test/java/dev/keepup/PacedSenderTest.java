@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
 import org.junit.jupiter.api.Test;
 
 final class PacedSenderTest {
@@ -480,6 +481,99 @@ final class PacedSenderTest {
   }
 
   /** Records what the sender reports. */
+  @Test
+  void sourceKeepingTheNewestFramePerRendition_neverHasAFrameTakenTwice_acrossASwitch() {
+    // Newest frame per rendition, as a camera with one encoder per rendition keeps them; asked
+    // again with nothing new, it returns the same frame. A switch asks two renditions a tick.
+    Frame[] newest = new Frame[2];
+    int[] made = new int[1];
+    Runnable produce = () -> {
+      for (int r = 0; r < 2; r++) {
+        newest[r] = Frame.of(ByteBuffer.allocate(100), time.read(), made[0] % 10 == 0 ? FrameKind.KEY : FrameKind.DELTA, r);
+      }
+      made[0]++;
+    };
+    produce.run();
+    java.util.concurrent.atomic.AtomicInteger polls = new java.util.concurrent.atomic.AtomicInteger();
+    FrameSource source = rendition -> {
+      // A new frame every other poll of rendition 0: the source runs at half the tick rate.
+      if (rendition == 0 && polls.incrementAndGet() % 2 == 0) {
+        produce.run();
+      }
+      return newest[rendition];
+    };
+    long start = time.read();
+    AdaptationPolicy upAfterASecond = context -> context.nowNanos() - start > 1_000_000_000L
+        ? new Decision(1, context.current().framesPerSecond(), "up") : context.current();
+    PacedSender sender = builder(source).targetFps(30).ladder(Ladder.ofBitrates(100_000, 200_000))
+        .policy(upAfterASecond).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(3));
+    sender.close();
+    java.util.Set<Frame> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    distinct.addAll(listener.completed);
+    assertThat(distinct).as("frames sent twice").hasSameSizeAs(listener.completed);
+    java.util.Set<Frame> everyTaken = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    everyTaken.addAll(listener.completed);
+    listener.skipped.forEach(skip -> assertThat(everyTaken.add(skip.frame())).as("taken twice: %s", skip).isTrue());
+    assertThat(sender.stats().decision().rendition()).isEqualTo(1);
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void stopping_removesTheHandlersItAdded_soTheSessionCanHaveAnotherSender() {
+    PacedSender first = builder(keyFrames(100)).pingEvery(1).clientAcks(true).build();
+    first.start();
+    assertThat(fake.handlers()).hasSize(2);
+    first.close();
+    assertThat(fake.handlers()).isEmpty();
+    PacedSender second = builder(keyFrames(100)).pingEvery(1).build();
+    second.start();
+    assertThat(fake.handlers()).hasSize(1);
+    second.close();
+  }
+
+  @Test
+  void schedulerThatThrows_stopsWithInternalError_andTheFrameIsAccountedFor() {
+    fake.completion(Completion.MANUAL);
+    RejectedExecutionException shutDown = new RejectedExecutionException("scheduler shut down");
+    PacedSender sender = builder(keyFrames(100)).targetFps(10)
+        .scheduler((task, delay) -> {
+          throw shutDown;
+        }).build();
+    sender.start(); // must not throw into the caller
+    assertThat(listener.stops).containsExactly(StopReason.INTERNAL_ERROR);
+    assertThat(listener.stopCauses).containsExactly(shutDown);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void sourceThatClosesTheSenderInsidePoll_hasItsFrameSkippedAsClosed() {
+    PacedSender[] sender = new PacedSender[1];
+    sender[0] = builder(rendition -> {
+      sender[0].close();
+      return Frame.of(ByteBuffer.allocate(10), time.read());
+    }).build();
+    sender[0].start();
+    assertThat(listener.skippedReasons()).containsExactly(SkipReason.CLOSED);
+    assertThat(sender[0].stats().framesPending()).isZero();
+    assertThat(sender[0].stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void frameOfARenditionOutsideTheLadder_isSkippedAndCountedAsASourceError() {
+    PacedSender sender = builder(rendition -> Frame.of(ByteBuffer.allocate(10), time.read(), FrameKind.KEY, 7))
+        .ladder(Ladder.ofBitrates(100_000, 200_000)).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(250));
+    assertThat(listener.skippedReasons()).containsOnly(SkipReason.INVALID_RENDITION);
+    assertThat(listener.sourceErrors).isNotEmpty();
+    assertThat(fake.sends()).isEmpty();
+    assertThat(sender.stats().isBalanced()).isTrue();
+    sender.close();
+  }
+
   static final class RecordingListener implements SenderListener {
     record Skip(Frame frame, SkipReason reason) {}
 

@@ -72,6 +72,9 @@ final class BrowserClientIT {
       System.out.println("BrowserClientIT skipped: no chromium binary (looked at /usr/bin/chromium,"
           + " /usr/bin/chromium-browser, and chromium, chromium-browser on the PATH)");
     }
+    if (binary.isEmpty() && "1".equals(System.getenv("KEEPUP_REQUIRE_CHROMIUM"))) {
+      throw new IllegalStateException("KEEPUP_REQUIRE_CHROMIUM=1 but no chromium binary found");
+    }
     assumeTrue(binary.isPresent(), "no chromium binary");
     http = StaticHttpServer.start()
         .addResource("/keepup/keepup-client.js", "text/javascript; charset=utf-8",
@@ -158,7 +161,11 @@ final class BrowserClientIT {
 
   @Test
   void clientAcks_slowPage_showClientLagAndFallingBehind() throws Exception {
-    startStreaming(b -> b.pingEvery(0).clientAcks(true));
+    // With the default 2 KiB cap floor the sender holds each frame until the page has taken
+    // the last, and the page's lag never reaches 3 (its main thread both renders and reads):
+    // a 16 KiB floor lets a few frames wait in the page, as they would for a page that decodes
+    // off its main thread, which is the case this test is about.
+    startStreaming(b -> b.pingEvery(0).clientAcks(true).inFlightCap(16 << 10, 4 << 20));
     // 80 ms of work per frame at 20 fps: the page falls 7.5 frames further behind each second.
     CdpPage page = openStreamPage(server.uri(PATH), Map.of("renderDelayMs", 80));
     PacedSender sender = awaitSender();

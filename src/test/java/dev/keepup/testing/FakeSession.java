@@ -68,6 +68,18 @@ public final class FakeSession {
               }
               handlers.add(added);
               return null;
+            case "removeMessageHandler": {
+              MessageHandler removed = (MessageHandler) args[0];
+              handlers.remove(removed);
+              typedHandlers.entrySet().removeIf(e -> {
+                boolean match = e.getValue() == removed;
+                if (match) {
+                  handlerTypes.remove(e.getKey());
+                }
+                return match;
+              });
+              return null;
+            }
             case "getMessageHandlers": return java.util.Set.copyOf(handlers);
             case "close":
               open = false;

@@ -11,7 +11,8 @@ import dev.keepup.Verdict;
  * climb carefully. See {@code docs/adaptation.md} for the reasoning and references.
  *
  * <ul>
- *   <li>Congestion (the verdict says the link is falling behind or stalled): at once, the
+ *   <li>Congestion (the verdict says the link is falling behind, for 60 ms or more, or
+ *       stalled): the
  *       highest rendition that fits 0.85 of the acked delivery rate; if even the cheapest does
  *       not fit, the highest frame rate at which it does. Persisting congestion steps the frame
  *       rate down once more each half second: the fast actuator.
@@ -26,10 +27,11 @@ import dev.keepup.Verdict;
  *       safety factor. While the stream is app-limited the delivery rate only shows the
  *       stream's own bitrate, so the burst rate is the probe. A rendition that brings
  *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
- *       each repeat, unless the burst rate shows 1.5 times what it needs.
+ *       each repeat, unless the burst rate shows 1.5 times what it needs once half the hold
+ *       has passed; a minute without congestion clears the back-off.
  *   <li>Hysteresis: a climb needs the next rendition to fit with a 20% margin (the 0.8 factor),
- *       so an estimate hovering near a step does not flap; a lost frame rate is regained one
- *       step per quiet two seconds.
+ *       so an estimate hovering near a step does not flap; a lost frame rate is regained after
+ *       a quiet second, as many steps at once as fit.
  * </ul>
  *
  * <p>Not thread safe: one instance per sender, called under its lock.
@@ -39,16 +41,22 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final double CONGESTION_FACTOR = 0.85;
   static final double CLIMB_FACTOR = 0.8;
   static final long QUIET_BEFORE_CLIMB_NANOS = 1_000 * MS;
-  static final long QUIET_BEFORE_FPS_UP_NANOS = 2_000 * MS;
+  static final long QUIET_BEFORE_FPS_UP_NANOS = 1_000 * MS;
+  static final long CLIENT_LAG_STEP_NANOS = 1_000 * MS;
   static final long CONGESTED_FPS_STEP_NANOS = 500 * MS;
+  /** How long congestion must last before the policy acts on it (a stall acts at once). */
+  static final long CONGESTION_PERSISTENCE_NANOS = 60 * MS;
   static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
   static final long FIRST_BACKOFF_NANOS = 15_000 * MS;
   static final long MAX_BACKOFF_NANOS = 120_000 * MS;
+  static final long BACKOFF_RESET_NANOS = 60_000 * MS;
   static final int CLIENT_LAG_FRAMES = 3;
   /** A skipped fraction past which the stream does not fit the link. */
   static final double SKIPPING = 0.2;
   static final long CLIENT_QUIET_NANOS = 3_000 * MS;
 
+  private static final long NOT_CONGESTED = Long.MIN_VALUE;
+  private long congestedSince = NOT_CONGESTED;
   private long lastCongestionAt = Long.MIN_VALUE / 2;
   private long lastChangeAt = Long.MIN_VALUE / 2;
   private long lastClimbAt = Long.MIN_VALUE / 2;
@@ -81,23 +89,43 @@ public final class DefaultPolicy implements AdaptationPolicy {
         || (signals.verdict() == Verdict.FALLING_BEHIND && !clientLag)
         || (context.skippedFraction() > SKIPPING && !clientLag);
     if (congested) {
+      if (congestedSince == NOT_CONGESTED) {
+        congestedSince = now;
+      }
       lastCongestionAt = now;
-      return onCongestion(context, ladder, topFps, now);
+      // A blip (a late pong behind a CPU hiccup, one low sample) must not cost renditions:
+      // act once it has lasted CONGESTION_PERSISTENCE, or at once on a stall.
+      if (signals.verdict() == Verdict.STALLED || now - congestedSince >= CONGESTION_PERSISTENCE_NANOS) {
+        return onCongestion(context, ladder, topFps, now);
+      }
+      return current;
     }
+    congestedSince = NOT_CONGESTED;
     if (clientLag) {
-      return stepFrameRate(current, ladder, -1, now, QUIET_BEFORE_FPS_UP_NANOS / 2, "client lag");
+      return stepFrameRate(current, ladder, -1, now, CLIENT_LAG_STEP_NANOS, "client lag");
     }
     if (now - lastCongestionAt < QUIET_BEFORE_CLIMB_NANOS || now - lastChangeAt < QUIET_BEFORE_CLIMB_NANOS
         || context.switchPending()) {
       return current;
     }
     if (current.framesPerSecond() < topFps) {
-      // Regain frame rate first: it was the first thing given up.
-      if (now - lastClientLagAt >= CLIENT_QUIET_NANOS && now - lastChangeAt >= QUIET_BEFORE_FPS_UP_NANOS
-          && fits(signals, ladder, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps))) {
-        return change(current, current.rendition(), nextFrameRate(ladder, current.framesPerSecond(), topFps), now, "recover fps");
+      // Regain frame rate first: it was the first thing given up. As far as the capacity
+      // allows at once: one step per quiet period took 10 s from 1 fps back to 30.
+      if (now - lastClientLagAt >= CLIENT_QUIET_NANOS && now - lastChangeAt >= QUIET_BEFORE_FPS_UP_NANOS) {
+        double fps = current.framesPerSecond();
+        for (double next = nextFrameRate(ladder, fps, topFps); next > fps && fits(signals, ladder, current.rendition(), next);
+            next = nextFrameRate(ladder, fps, topFps)) {
+          fps = next;
+        }
+        if (fps > current.framesPerSecond()) {
+          return change(current, current.rendition(), fps, now, "recover fps");
+        }
       }
       return current;
+    }
+    if (now - lastCongestionAt >= BACKOFF_RESET_NANOS) {
+      // A minute without congestion: past failures no longer say anything about the link.
+      java.util.Arrays.fill(backoff, 0);
     }
     int next = current.rendition() + 1;
     if (next < ladder.size() && climbAllowed(signals, ladder, next, topFps, now)) {
@@ -154,7 +182,8 @@ public final class DefaultPolicy implements AdaptationPolicy {
   private boolean climbAllowed(Signals signals, Ladder ladder, int next, double fps, long now) {
     long need = (long) (ladder.bitsPerSecond(next) * fps / ladder.topFrameRate());
     long burst = signals.burstRateBitsPerSecond();
-    if (now < holdUntil[next] && burst < need * 1.5) {
+    // Held off: only a burst rate well above the need lifts the hold, and only in its second half.
+    if (now < holdUntil[next] && (burst < need * 1.5 || now < holdUntil[next] - backoff[next] / 2)) {
       return false;
     }
     if (burst == 0) {

@@ -64,11 +64,18 @@ public final class SendLoop implements Transport.Completion {
   private static final long UNPACED_SCHEDULER_PASS_NANOS = 20_000_000L;
   /** Bounds a pass as well, for a ticker that does not move within it (virtual time). */
   private static final int UNPACED_MAX_SENDS_PER_PASS = 4096;
-  private static final double SKIP_EWMA_WEIGHT = 1.0 / 16;
+  /**
+   * The skipped fraction looks back about half a second, in time rather than frames: counted
+   * per frame, a stream slowed to 1 fps took 25 s to forget the skips of a drop, and held its
+   * frame rate down all that while.
+   */
+  private static final double SKIP_TIME_CONSTANT_NANOS = 500_000_000.0;
   private static final long NO_PING = -1;
   private static final long PROBE = 0;
   /** Completion-only: a send latency average past this means kernel buffers are full. */
   private static final long COMPLETION_FALLING_BEHIND_NANOS = 100_000_000L;
+  /** A tick this late means this process stalled (GC, starved CPU), not the link. */
+  private static final long LOCAL_STALL_NANOS = 50_000_000L;
   /** No pong or client ack this long after the first send means the client never answers. */
   private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
 
@@ -117,7 +124,11 @@ public final class SendLoop implements Transport.Completion {
   private State state = State.NEW;
   private StopReason stopReason;
   private final ArrayDeque<Frame> pending;
-  private Frame lastTaken;
+  /**
+   * The last frame taken per rendition: a source asked again with nothing new returns the same
+   * frame, and a switch asks two renditions a tick, so one slot would take a frame twice.
+   */
+  private final Frame[] lastTaken = new Frame[64];
   private Frame inFlight;
   private long inFlightSince;
   private long nextTickAt;
@@ -161,6 +172,8 @@ public final class SendLoop implements Transport.Completion {
    */
   private long pingInFlightFor = NO_PING;
   private boolean pingDispatched;
+  private boolean closeForViolationDue;
+  private boolean handlersReleased;
   private long pingsSent;
   private long pingFailures;
   private long firstPingAt;
@@ -183,8 +196,10 @@ public final class SendLoop implements Transport.Completion {
   /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
   private int lastRendition = -1;
   private long policyFailures;
-  /** Exponential average over about 16 frames of 1 for a skip, 0 for a send. */
-  private double skippedFraction;
+  /** Time-decayed counts of skips and of all frames (skips and sends), for the skipped fraction. */
+  private double recentSkips;
+  private double recentFrames;
+  private long recentFramesAt;
   private long lastAdmittedAt;
   /** When a frame held by the cap last had the source asked for a fresher one. */
   private long refreshedAt = Long.MIN_VALUE;
@@ -241,6 +256,14 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null) {
       return false;
     }
+    try {
+      return takePong(payload);
+    } finally {
+      closeIfViolated();
+    }
+  }
+
+  private boolean takePong(ByteBuffer payload) {
     long seq = AckProtocol.parsePong(payload, pingNonce);
     boolean accepted;
     lock.lock();
@@ -249,6 +272,7 @@ public final class SendLoop implements Transport.Completion {
       if (state != State.RUNNING || !takeAckToken(now)) {
         return false;
       }
+      noticeLocalStall(now);
       accepted = seq == AckProtocol.PROBE_SEQ ? tracker.onProbePong(now)
           : seq != AckProtocol.MALFORMED && tracker.onPong(seq, now);
       if (accepted) {
@@ -276,16 +300,26 @@ public final class SendLoop implements Transport.Completion {
     if (tracker == null || !config.clientAcks()) {
       return true;
     }
+    try {
+      takeClientAck(text);
+    } finally {
+      closeIfViolated();
+    }
+    return true;
+  }
+
+  private void takeClientAck(String text) {
     boolean accepted;
     lock.lock();
     try {
       long now = config.ticker().read();
       if (state != State.RUNNING) {
-        return true;
+        return;
       }
       if (!takeAckToken(now)) {
-        return true; // shed and counted as a flood
+        return; // shed and counted as a flood
       }
+      noticeLocalStall(now);
       AckProtocol.ClientAck ack = AckProtocol.parseClientAck(text);
       accepted = ack != null
           && tracker.onClientAck(ack.received(), (long) (ack.receivedAtMillis() * 1e6), ack.rendered(), now);
@@ -303,11 +337,20 @@ public final class SendLoop implements Transport.Completion {
     if (accepted) {
       pump();
     }
-    return true;
   }
 
   private static String abbreviate(String text) {
     return text.length() <= 40 ? text : text.substring(0, 40) + "...";
+  }
+
+  /**
+   * An ack handled while the loop's timer is long overdue was held up by a stall of this
+   * process (GC, starved CPU), whichever thread got going first: its timing is not the link's.
+   */
+  private void noticeLocalStall(long now) {
+    if (tracker != null && !unpaced() && wake != null && now - wakeAt > LOCAL_STALL_NANOS) {
+      tracker.onLocalStall(now);
+    }
   }
 
   private void ackArrived() {
@@ -323,7 +366,8 @@ public final class SendLoop implements Transport.Completion {
     long perSecond = unpaced()
         ? UNPACED_ACKS_PER_SECOND
         : (long) (ACKS_PER_FRAME * SECOND / (1e9 / config.maxFramesPerSecond())) + ACK_FLOOD_BURST;
-    long refill = (now - ackFloodRefilledAt) * perSecond / SECOND;
+    // Capped before multiplying: after a day without acks the product would overflow.
+    long refill = Math.min(now - ackFloodRefilledAt, SECOND) * perSecond / SECOND;
     if (refill > 0) {
       ackFloodTokens = Math.min(ACK_FLOOD_BURST, ackFloodTokens + refill);
       ackFloodRefilledAt = now;
@@ -344,8 +388,26 @@ public final class SendLoop implements Transport.Completion {
     if (config.closeOnBadAck() && state == State.RUNNING) {
       LOG.log(Level.WARNING, "keepup: session {0}: {1}; closing with 1008", transport.id(), why);
       stop(StopReason.PROTOCOL_VIOLATION, new IllegalArgumentException(why));
+      // Closed once the lock is released: a close can block (Tomcat writes the close frame
+      // blocking, behind a send in progress), and a scheduler thread must never wait on it.
+      closeForViolationDue = true;
+    }
+  }
+
+  /** Called with the lock released, after an ack or pong was handled. */
+  private void closeIfViolated() {
+    boolean close;
+    lock.lock();
+    try {
+      close = closeForViolationDue;
+      closeForViolationDue = false;
+    } finally {
+      lock.unlock();
+    }
+    if (close) {
       transport.closeForViolation("keepup: invalid ack");
     }
+    releaseIfStopped();
   }
 
   /** Stops the loop with {@link StopReason#CLOSED}; idempotent, safe from any thread. */
@@ -356,6 +418,7 @@ public final class SendLoop implements Transport.Completion {
     } finally {
       lock.unlock();
     }
+    releaseIfStopped();
   }
 
   /** Returns whether the loop has started and not stopped. */
@@ -407,10 +470,17 @@ public final class SendLoop implements Transport.Completion {
       Frame toSend;
       boolean ping;
       lock.lock();
+      Frame inFlightBefore = inFlight;
       try {
         toSend = step(config.ticker().read());
         ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
         pingDispatched |= ping;
+      } catch (RuntimeException | Error failure) {
+        // Nothing in a step should throw; if something does (a shut-down scheduler, a bug),
+        // stop cleanly rather than leave the loop wedged behind its work counter.
+        toSend = null;
+        ping = false;
+        internalFailure(failure, inFlight != inFlightBefore ? inFlight : null);
       } finally {
         lock.unlock();
       }
@@ -421,6 +491,37 @@ public final class SendLoop implements Transport.Completion {
       }
       missed = workInProgress.addAndGet(-missed);
     } while (missed != 0);
+    releaseIfStopped();
+  }
+
+  /** Under the lock: a step threw; {@code taken} is a frame it made in flight but never sent. */
+  private void internalFailure(Throwable failure, Frame taken) {
+    LOG.log(Level.ERROR, "keepup: session " + transport.id() + ": internal error; stopping", failure);
+    if (taken != null) {
+      inFlight = null;
+      framesFailed++;
+      try {
+        config.listener().onFrameFailed(taken, failure);
+      } catch (RuntimeException | Error listenerFailure) {
+        listenerFailed(listenerFailure);
+      }
+    }
+    stop(StopReason.INTERNAL_ERROR, failure);
+  }
+
+  /** With the lock released: once stopped, the session gets its handlers back. */
+  private void releaseIfStopped() {
+    boolean release;
+    lock.lock();
+    try {
+      release = state == State.STOPPED && !handlersReleased;
+      handlersReleased |= release;
+    } finally {
+      lock.unlock();
+    }
+    if (release) {
+      transport.removeHandlers();
+    }
   }
 
   /**
@@ -431,8 +532,8 @@ public final class SendLoop implements Transport.Completion {
   private void dispatchPing() {
     try {
       config.pingExecutor().execute(pingTask);
-    } catch (RejectedExecutionException saturated) {
-      pingDone(false, saturated);
+    } catch (RuntimeException saturatedOrShutDown) {
+      pingDone(false, saturatedOrShutDown);
     }
   }
 
@@ -534,7 +635,7 @@ public final class SendLoop implements Transport.Completion {
       if (framesSent == 0) {
         firstSentAt = now;
       }
-      skippedFraction -= skippedFraction * SKIP_EWMA_WEIGHT;
+      countFrame(now, false);
       inFlight = frame;
       inFlightSince = now;
       framesSent++;
@@ -574,7 +675,7 @@ public final class SendLoop implements Transport.Completion {
    * the kernel's buffers cannot hide seconds of delay.
    */
   private long allowedQueuedBytes(long now) {
-    double rate = tracker.deliveryRateBytesPerSecond();
+    double rate = tracker.capRate(now);
     if (rate <= 0) {
       return config.minInFlightBytes();
     }
@@ -631,13 +732,29 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private void tick(long now) {
-    decide(now);
+    if (!unpaced() && now - nextTickAt > LOCAL_STALL_NANOS) {
+      // This process stalled (the timer is this late): timing measured across the stall is
+      // its own, so neither the estimates nor the policy act on it this tick.
+      if (tracker != null) {
+        tracker.onLocalStall(now);
+      }
+    } else {
+      decide(now);
+    }
     if (unpaced()) {
       // Asked again at once after a frame; after "none yet", a millisecond later.
       nextTickAt = takeFrames(now) ? now : now + UNPACED_RETRY_NANOS;
       return;
     }
     double interval = intervalNanos;
+    if (switchPending() && decision.rendition() < chainRendition) {
+      // A switch down waits for its keyframe: meanwhile the current rendition, which does not
+      // fit, goes at the next lower frame rate (and sheds its disposable frames), on a grid of
+      // its own; the decided rate's grid starts afresh once the switch lands.
+      interval = 1e9 / lowerFrameRate(decision.framesPerSecond());
+      gridStart = now;
+      ticksOnGrid = 0;
+    }
     ticksOnGrid++;
     long next = gridStart + (long) Math.ceil(ticksOnGrid * interval);
     if (next - now <= 0) {
@@ -658,7 +775,7 @@ public final class SendLoop implements Transport.Completion {
     Decision next;
     try {
       AdaptationPolicy.Context context = new AdaptationPolicy.Context(signals(now), decision, config.ladder(),
-          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction);
+          config.maxFramesPerSecond(), now, lastSwitchAt, switchPending(), skippedFraction());
       next = AdaptationPolicy.validate(config.policy().decide(context), config.ladder(), config.maxFramesPerSecond());
     } catch (RuntimeException | Error failure) {
       policyFailures++;
@@ -686,6 +803,17 @@ public final class SendLoop implements Transport.Completion {
     } catch (RuntimeException | Error failure) {
       listenerFailed(failure);
     }
+  }
+
+  /** The ladder's next frame-rate step below {@code fps}, or {@code fps} if it is the lowest. */
+  private double lowerFrameRate(double fps) {
+    Ladder ladder = config.ladder();
+    for (int i = 0; i < ladder.frameRateSteps(); i++) {
+      if (ladder.frameRate(i) < fps) {
+        return ladder.frameRate(i);
+      }
+    }
+    return fps;
   }
 
   /** Whether the policy chose a rendition the client has no reference chain in yet. */
@@ -720,11 +848,25 @@ public final class SendLoop implements Transport.Completion {
       sourceFailed(new IllegalStateException("frame source threw", failure));
       return false;
     }
-    if (frame == null || frame == lastTaken) {
+    int slot = frame == null ? 0 : frame.rendition() & (lastTaken.length - 1);
+    if (frame == null || frame == lastTaken[slot]) {
+      // Nothing new is no failure: it ends a run of them.
+      consecutiveSourceFailures = 0;
       return false;
     }
-    lastTaken = frame;
+    lastTaken[slot] = frame;
     framesTaken++;
+    if (state != State.RUNNING) {
+      // The source closed the sender from inside poll.
+      skip(frame, SkipReason.CLOSED);
+      return true;
+    }
+    if (config.policy() != null && frame.rendition() >= config.ladder().size()) {
+      skip(frame, SkipReason.INVALID_RENDITION);
+      sourceFailed(new IllegalArgumentException("frame rendition " + frame.rendition()
+          + " is outside the ladder (" + config.ladder().size() + " renditions)"));
+      return true;
+    }
     if (frame.size() > config.maxFrameBytes()) {
       skip(frame, SkipReason.TOO_LARGE);
       sourceFailed(new IllegalArgumentException(
@@ -916,6 +1058,13 @@ public final class SendLoop implements Transport.Completion {
       if (t instanceof IOException) {
         return true;
       }
+      // Grizzly fails a write on a connection it has just closed with "Connection is not open."
+      // or "The connection has been closed.", before Tyrus marks the session closed.
+      String message = t.getMessage();
+      if (t instanceof IllegalStateException && message != null
+          && (message.contains("not open") || message.contains("closed"))) {
+        return true;
+      }
     }
     return false;
   }
@@ -952,10 +1101,24 @@ public final class SendLoop implements Transport.Completion {
     }
   }
 
+  private void countFrame(long now, boolean skipped) {
+    double decay = Math.exp(-Math.max(0, now - recentFramesAt) / SKIP_TIME_CONSTANT_NANOS);
+    recentFramesAt = now;
+    recentSkips = recentSkips * decay + (skipped ? 1 : 0);
+    recentFrames = recentFrames * decay + 1;
+  }
+
+  private double skippedFraction() {
+    return recentFrames > 0 ? recentSkips / recentFrames : 0;
+  }
+
   private void skip(Frame frame, SkipReason reason) {
     skipped[reason.ordinal()]++;
-    if (reason != SkipReason.CLOSED && reason != SkipReason.TOO_LARGE) {
-      skippedFraction += (1 - skippedFraction) * SKIP_EWMA_WEIGHT;
+    // Only skips the link forced count toward "does not fit": not the source's bad frames, and
+    // not those a pending switch makes (a non-key frame of the target, a shed disposable one),
+    // which a policy that took them for congestion would answer by dropping the switch it asked for.
+    if (reason == SkipReason.SUPERSEDED || reason == SkipReason.STALE || reason == SkipReason.BROKEN_REFERENCE) {
+      countFrame(config.ticker().read(), true);
     }
     try {
       config.listener().onFrameSkipped(frame, reason);

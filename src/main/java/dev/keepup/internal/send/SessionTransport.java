@@ -16,6 +16,8 @@ public final class SessionTransport implements Transport {
   private final Session session;
   // One handler for the life of the session: with one send in flight, none needs its own.
   private final SendHandler handler;
+  /** The message handlers added, to remove when the sender stops. Touched by one thread at a time. */
+  private final java.util.List<MessageHandler> added = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   public SessionTransport(Session session, Completion completion) {
     this.session = Objects.requireNonNull(session, "session");
@@ -41,23 +43,38 @@ public final class SessionTransport implements Transport {
 
   @Override
   public boolean addPongHandler(Consumer<ByteBuffer> onPong) {
+    MessageHandler.Whole<PongMessage> handler = pong -> onPong.accept(pong.getApplicationData());
     try {
-      session.addMessageHandler(PongMessage.class,
-          (MessageHandler.Whole<PongMessage>) pong -> onPong.accept(pong.getApplicationData()));
-      return true;
+      session.addMessageHandler(PongMessage.class, handler);
     } catch (IllegalStateException alreadyHasOne) {
       return false;
     }
+    added.add(handler);
+    return true;
   }
 
   @Override
   public boolean addTextHandler(Consumer<String> onText) {
+    MessageHandler.Whole<String> handler = onText::accept;
     try {
-      session.addMessageHandler(String.class, (MessageHandler.Whole<String>) onText::accept);
-      return true;
+      session.addMessageHandler(String.class, handler);
     } catch (IllegalStateException alreadyHasOne) {
       return false;
     }
+    added.add(handler);
+    return true;
+  }
+
+  @Override
+  public void removeHandlers() {
+    for (MessageHandler handler : added) {
+      try {
+        session.removeMessageHandler(handler);
+      } catch (RuntimeException closedOrGone) {
+        // A closed session drops its handlers itself.
+      }
+    }
+    added.clear();
   }
 
   @Override

@@ -34,6 +34,9 @@ public interface Transport {
   /** Routes the session's text messages to {@code onText}; returns false if it already has one. */
   boolean addTextHandler(Consumer<String> onText);
 
+  /** Removes the handlers this transport added; the session may outlive the sender. */
+  void removeHandlers();
+
   /** Closes the session with 1008 (policy violation). */
   void closeForViolation(String reason);
 

@@ -27,10 +27,16 @@ public final class DeliveryTracker {
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
   private static final long MIN_WAIT_NANOS = 200_000L;
   /** About 11 days of a client's monotonic clock: beyond it a timestamp is garbage. */
-  private static final long MAX_CLIENT_TIME_NANOS = 1_000_000L * SECOND;
+  /** About 100 years: a client clock's origin may be anything, and its times must fit in nanos. */
+  private static final long MAX_CLIENT_TIME_NANOS = 3_000_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
   private static final long FIRST_PROBES_STALE_NANOS = 2 * SECOND;
   private static final long ACK_LAG_FLOOR_NANOS = 100_000_000L;
+  private static final double QUEUE_DELAY_TIME_CONSTANT_NANOS = 100_000_000.0;
+  static final long LOCAL_STALL_GRACE_NANOS = 50_000_000L;
+  private static final long PROBE_TIMEOUT_NANOS = 2 * SECOND;
+  /** Queueing beyond transmission and min RTT that marks a sample as link-limited. */
+  private static final long QUEUED_SAMPLE_NANOS = 50_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
 
@@ -64,6 +70,8 @@ public final class DeliveryTracker {
   private boolean acked;
   /** When the last ack arrived; unlike lastAckAt, a send into an empty pipe does not move it. */
   private long lastAckArrivalAt;
+  private long localStallEndedAt = Long.MIN_VALUE / 2;
+  private long probesLost;
   private long firstSendAt;
   private long pongSeq;
   private long clientReceived;
@@ -150,6 +158,7 @@ public final class DeliveryTracker {
    * measures the bare round trip, and the last probe is old enough (one a second at most).
    */
   public boolean rttProbeDue(long now) {
+    expireProbe(now);
     return probeSentAt == 0 && sentSeq == ackedSeq
         && (probes == 0 || now - lastProbeAt >= RTT_PROBE_INTERVAL_NANOS);
   }
@@ -159,7 +168,20 @@ public final class DeliveryTracker {
    * whole window. The send loop then holds frames until everything is acked, and probes (BBR's
    * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
    */
+  /**
+   * Gives up on a probe whose pong has not come in {@link #PROBE_TIMEOUT_NANOS}: pongs can be
+   * lost (the JDK client answers only the newest of pings that queue up, a host may not pass
+   * pongs on), and an outstanding probe would otherwise stop probing for good.
+   */
+  private void expireProbe(long now) {
+    if (probeSentAt != 0 && now - probeSentAt > Math.max(PROBE_TIMEOUT_NANOS, stallAfterNanos)) {
+      probeSentAt = 0;
+      probesLost++;
+    }
+  }
+
   public boolean rttStale(long now) {
+    expireProbe(now);
     // The first probes of a connection often read high (slow start, a cold path): re-probe
     // sooner until a few have been taken.
     long staleAfter = probes < 3 ? FIRST_PROBES_STALE_NANOS : RTT_WINDOW_NANOS;
@@ -245,6 +267,17 @@ public final class DeliveryTracker {
 
   private void advance(long seq, long now, long deliveredAt) {
     int i = (int) (seq & MASK);
+    if (timingSuspect(i, now)) {
+      // Acked, but its timing is this process's stall: no samples from it.
+      frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
+      acked = true;
+      lastAckArrivalAt = now;
+      ackedSeq = seq;
+      cumAcked = cumBytes[i];
+      lastAckAt = now;
+      lastAckedSentAt = sentAt[i];
+      return;
+    }
     if (sentIdle[i]) {
       // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
       // upper bound that only counts until probes give the real thing.
@@ -256,19 +289,31 @@ public final class DeliveryTracker {
     long ackElapsed = now - deliveredTimeAtSend[i];
     long interval = Math.max(sendElapsed, ackElapsed);
     long bytes = delivered - deliveredAtSend[i];
-    if (interval > 0 && bytes > 0) {
-      double sample = bytes * (double) SECOND / interval;
-      if (!appLimited[i] || sample > rate.bytesPerSecond()) {
-        rate.add(sample, (double) interval / SECOND);
-      }
-      if (!appLimited[i]) {
-        latestRate = sample;
-      }
-    }
     double bytesPerNano = rate.bytesPerSecond() / SECOND;
     long serialization = bytesPerNano > 0 ? (long) (sizes[i] / bytesPerNano) : 0;
     long delay = Math.max(0, now - sentAt[i] - serialization - minRtt(now));
-    queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * 0.25 : delay;
+    if (interval > 0 && bytes > 0) {
+      double sample = bytes * (double) SECOND / interval;
+      // An app-limited sample only shows what the stream offered, so it may only raise the
+      // estimate (BBR's rule); but one that queued on the way (it took clearly longer than its
+      // transmission at the estimate) met the link's limit, not the stream's: it counts. Else
+      // a link that drops under an app-limited stream is only noticed once the cap has held
+      // enough frames back to make samples that are not app-limited: seconds, in the demo.
+      boolean linkLimited = !appLimited[i] || (acked && delay > QUEUED_SAMPLE_NANOS);
+      if (linkLimited || sample > rate.bytesPerSecond()) {
+        rate.add(sample, (double) interval / SECOND);
+      }
+      // An app-limited sample is a lower bound on the link: one above the newest link-limited
+      // sample means that sample no longer holds (a late pong once read as a drop must not
+      // hold the rate down for good).
+      if (linkLimited || sample > latestRate) {
+        latestRate = sample;
+      }
+    }
+    // Averaged over time, not acks: about 100 ms at any frame rate. Per ack, a stream at 1 fps
+    // took ten seconds to forget a two-second spike, and stayed "falling behind" all along.
+    double weight = -Math.expm1(-(double) Math.max(0, now - lastAckArrivalAt) / QUEUE_DELAY_TIME_CONSTANT_NANOS);
+    queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * weight : delay;
     frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
     acked = true;
     lastAckArrivalAt = now;
@@ -286,10 +331,17 @@ public final class DeliveryTracker {
   private void sampleBurstRate(int i, long now) {
     long rtt = minRtt(now);
     long transmission = now - sentAt[i] - rtt;
-    if (probes == 0 || sizes[i] < MIN_BURST_BYTES || transmission < MIN_BURST_NANOS) {
+    if (probes == 0 || sizes[i] < MIN_BURST_BYTES) {
       return;
     }
-    double sample = sizes[i] * (double) SECOND / transmission;
+    if (transmission < 0) {
+      return; // quicker than the min RTT allows: the RTT reads high, and the timing says nothing
+    }
+    // Faster than the timing can resolve (a millisecond, or a quarter of the min RTT, which
+    // may itself read a few ms high): counted as taking that long, a lower bound on the link.
+    // Skipping such frames left a stream of small frames on a fast link with no evidence of
+    // room at all, and stuck at its lowest rendition.
+    double sample = sizes[i] * (double) SECOND / Math.max(transmission, Math.max(MIN_BURST_NANOS, rtt / 4));
     burstRate = burstRate == 0 ? sample : burstRate + (sample - burstRate) * 0.25;
   }
 
@@ -319,7 +371,7 @@ public final class DeliveryTracker {
     if (unacked == 0) {
       return 0;
     }
-    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    double bytesPerNano = capRate(now) / SECOND;
     if (bytesPerNano <= 0) {
       return unacked;
     }
@@ -340,7 +392,16 @@ public final class DeliveryTracker {
     long lag = Math.max(2 * minRtt(now), ACK_LAG_FLOOR_NANOS);
     // Plus the newest frame: a frame larger than the bandwidth-delay product is still draining,
     // unacked, when the next one should go, or the link idles a round trip between frames.
-    return (long) (rate.bytesPerSecond() * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
+    return (long) (capRate(now) * lag / SECOND) + (sentSeq > 0 ? sizes[(int) (sentSeq & MASK)] : 0);
+  }
+
+  /**
+   * The rate the in-flight cap counts on: the estimate, or the overdue bound when lower, so
+   * that a link that drops under the stream stops taking frames within a few frame times
+   * instead of filling kernel buffers at the old rate until the estimate catches up.
+   */
+  public double capRate(long now) {
+    return Math.min(rate.bytesPerSecond(), overdueRateBound(now));
   }
 
   /** Returns the delivery-rate estimate in bytes per second, or 0 if none yet. */
@@ -371,13 +432,28 @@ public final class DeliveryTracker {
     if (queued <= bytes) {
       return 0;
     }
-    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    double bytesPerNano = capRate(now) / SECOND;
     if (bytesPerNano <= 0) {
       return -1;
     }
     long wait = (long) Math.ceil((queued - bytes) / bytesPerNano);
     // Closer than a timer can resolve: near enough drained.
     return wait < MIN_WAIT_NANOS ? 0 : wait;
+  }
+
+  /**
+   * Records that this process itself stalled until {@code now} (a timer fired late: a GC pause,
+   * a starved CPU). Acks that came in meanwhile are handled only now, so their timing is the
+   * stall's, not the link's: for frames sent before {@code now}, acks handled within the next
+   * {@link #LOCAL_STALL_GRACE_NANOS} give no rate or delay sample, and their frames are not
+   * called overdue. Without this a 300 ms pause reads as a link that fell behind.
+   */
+  public void onLocalStall(long now) {
+    localStallEndedAt = now;
+  }
+
+  private boolean timingSuspect(int i, long now) {
+    return sentAt[i] - localStallEndedAt < 0 && now - localStallEndedAt < LOCAL_STALL_GRACE_NANOS;
   }
 
   /** Counts a pong that could not even be parsed as one of ours. */
@@ -443,9 +519,39 @@ public final class DeliveryTracker {
       return false;
     }
     int oldest = (int) ((ackedSeq + 1) & MASK);
+    if (timingSuspect(oldest, now)) {
+      return false;
+    }
     long expected = (long) ((queuedAtSend[oldest] + sizes[oldest]) / bytesPerNano)
         + minRtt(now) * 3 / 2 + ACK_OVERDUE_MARGIN_NANOS;
     return now - sentAt[oldest] > expected;
+  }
+
+  /**
+   * An upper bound on the link's rate while the oldest unacked frame is overdue: it and the
+   * bytes queued ahead of it when it was sent have not all crossed in the time since (less a
+   * min RTT), so the link carries less than that much per that time. Falls as the wait goes
+   * on, so a drop shows in the rate within a few frame times, long before the first sample
+   * of the new rate arrives (at 1 Mbit/s a 60 KB frame behind 200 KB of queue takes 2 s).
+   * {@link Double#POSITIVE_INFINITY} when nothing is overdue.
+   */
+  private double overdueRateBound(long now) {
+    double bytesPerNano = rate.bytesPerSecond() / SECOND;
+    if (!ackOverdue(now, bytesPerNano)) {
+      return Double.POSITIVE_INFINITY;
+    }
+    int oldest = (int) ((ackedSeq + 1) & MASK);
+    long waited = now - sentAt[oldest] - minRtt(now);
+    if (waited <= 0) {
+      return Double.POSITIVE_INFINITY;
+    }
+    return (queuedAtSend[oldest] + sizes[oldest]) * (double) SECOND / waited;
+  }
+
+  /** The newest link-limited sample, or the overdue bound when that is lower. */
+  private double latestRate(long now) {
+    double bound = overdueRateBound(now);
+    return latestRate > 0 ? Math.min(latestRate, bound) : bound == Double.POSITIVE_INFINITY ? 0 : bound;
   }
 
   private int clientLag() {
@@ -457,7 +563,7 @@ public final class DeliveryTracker {
     return new Signals(
         verdict(now),
         (long) (rate.bytesPerSecond() * 8),
-        (long) (latestRate * 8),
+        (long) (latestRate(now) * 8),
         Duration.ofNanos(minRtt(now)),
         Duration.ofNanos((long) queueDelayNanos),
         unackedBytes(),

@@ -51,6 +51,100 @@ final class DeliveryTrackerTest {
   }
 
   @Test
+  void appLimitedSampleThatQueued_countsAsTheLink() {
+    backToBack(20, 50_000, 250_000, 40 * MS, 1);
+    // The same sparse stream, but the link has dropped to 25 KB/s: each 10 KB frame takes
+    // 400 ms to cross, far beyond its 40 ms at the estimate. Those samples met the link.
+    for (long seq = 21; seq < 31; seq++) {
+      now += SECOND;
+      tracker.onSent(seq, 10_000, now, now, true);
+      tracker.onPingSent(seq, now);
+      tracker.onPong(seq, now + 440 * MS);
+    }
+    // Ignored as app-limited, they would leave it at 250 KB/s.
+    assertThat(tracker.deliveryRateBytesPerSecond()).isLessThan(100_000);
+    // The newest sample: 10 KB over its 440 ms from send to ack.
+    assertThat(tracker.snapshot(now).latestRateBitsPerSecond()).isCloseTo(10_000 * 8 * 1000 / 440, within(100L));
+  }
+
+  @Test
+  void overdueAck_boundsTheRateBeforeAnySampleArrives() {
+    backToBack(20, 50_000, 1_000_000, 20 * MS, 1);
+    double estimate = tracker.deliveryRateBytesPerSecond();
+    assertThat(estimate).isCloseTo(1_000_000, within(50_000.0));
+    assertThat(tracker.capRate(now)).isEqualTo(estimate);
+    // A frame goes out and nothing comes back: the link has dropped. 50 KB at 1 MB/s take
+    // 50 ms; after 500 ms the link has carried less than 50 KB in 500 ms less the min RTT.
+    tracker.onSent(21, 50_000, now, now, true);
+    tracker.onPingSent(21, now);
+    long sent = now;
+    assertThat(tracker.capRate(sent + 40 * MS)).isEqualTo(estimate); // not yet overdue
+    double bound = 50_000.0 * SECOND / (500 * MS - tracker.minRttNanos(sent + 500 * MS));
+    assertThat(tracker.capRate(sent + 500 * MS)).isCloseTo(bound, within(bound * 0.01));
+    assertThat(tracker.snapshot(sent + 500 * MS).latestRateBitsPerSecond()).isCloseTo((long) (bound * 8), within(1_000L));
+    assertThat(tracker.snapshot(sent + 500 * MS).verdict()).isEqualTo(Verdict.FALLING_BEHIND);
+    // The estimate itself moves only with samples.
+    assertThat(tracker.deliveryRateBytesPerSecond()).isEqualTo(estimate);
+  }
+
+  @Test
+  void queueDelay_isAveragedOverTime_soASlowStreamForgetsASpike() {
+    backToBack(20, 10_000, 1_000_000, 20 * MS, 1);
+    // One frame a second; the first waits 2 s in a queue, the next ones none.
+    long seq = 21;
+    now += SECOND;
+    tracker.onSent(seq, 10_000, now, now, true);
+    tracker.onPingSent(seq, now);
+    tracker.onPong(seq++, now + 2_030 * MS);
+    now += 2_030 * MS;
+    assertThat(tracker.snapshot(now).queueDelay().toMillis()).isGreaterThan(1_000);
+    for (int i = 0; i < 2; i++) {
+      now += SECOND;
+      tracker.onSent(seq, 10_000, now, now, true);
+      tracker.onPingSent(seq, now);
+      tracker.onPong(seq++, now + 30 * MS);
+    }
+    // Averaged per ack (a quarter each) it would still read over 1 s after two acks.
+    assertThat(tracker.snapshot(now + 30 * MS).queueDelay().toMillis()).isLessThan(20);
+  }
+
+  /** 20 frames of 50 KB, one every 70 ms, each acked 70 ms after it was sent: no queue. */
+  private static long paced(DeliveryTracker tracker, long t) {
+    for (long seq = 1; seq <= 20; seq++, t += 70 * MS) {
+      tracker.onSent(seq, 50_000, t, t, false);
+      tracker.onPingSent(seq, t);
+      tracker.onPong(seq, t + 70 * MS);
+    }
+    return t;
+  }
+
+  @Test
+  void acksHandledRightAfterALocalStall_giveNoSamples() {
+    long t = paced(tracker, now);
+    double estimate = tracker.deliveryRateBytesPerSecond();
+    // A frame goes out, then this process stalls 400 ms; its ack, in since long, is handled
+    // only after the stall, together with the late timer that reports it.
+    tracker.onSent(21, 50_000, t, t, true);
+    tracker.onPingSent(21, t);
+    long stallEnd = t + 400 * MS;
+    tracker.onLocalStall(stallEnd);
+    assertThat(tracker.snapshot(stallEnd).verdict()).isEqualTo(Verdict.KEEPING_UP);
+    assertThat(tracker.capRate(stallEnd)).isEqualTo(estimate);
+    assertThat(tracker.onPong(21, stallEnd + MS)).isTrue();
+    assertThat(tracker.deliveryRateBytesPerSecond()).isEqualTo(estimate);
+    assertThat(tracker.snapshot(stallEnd + MS).queueDelay().toMillis()).isLessThan(5);
+    assertThat(tracker.unackedFrames()).isZero();
+    // The same without the stall report: overdue meanwhile, then a 300 ms queueing delay.
+    DeliveryTracker unaware = new DeliveryTracker(SECOND);
+    t = paced(unaware, now);
+    unaware.onSent(21, 50_000, t, t, true);
+    unaware.onPingSent(21, t);
+    assertThat(unaware.snapshot(t + 400 * MS).verdict()).isEqualTo(Verdict.FALLING_BEHIND);
+    unaware.onPong(21, t + 401 * MS);
+    assertThat(unaware.snapshot(t + 401 * MS).queueDelay().toMillis()).isGreaterThan(200);
+  }
+
+  @Test
   void rateDrop_isFollowedWithinSeconds() {
     backToBack(40, 50_000, 1_000_000, 40 * MS, 1);
     backToBack(20, 50_000, 125_000, 40 * MS, 41); // 8 s at an eighth of the rate
