@@ -13,37 +13,52 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A short, loosely bounded run of the real-socket bench ({@code bench/run-real.sh}): the default
- * policy over 10 s of {@code norway_ferry_5_part2} (in {@code src/test/resources/traces}), over
- * real sockets and in the simulator. The bounds are far wider than issue 5's validation (15%,
- * 100 ms) so that a busy machine cannot make it flake; it fails when the real path stops
- * delivering, or when the simulator and the real run stop describing the same thing.
+ * A short, loosely bounded run of the real-socket bench ({@code bench/run-real.sh}) over 10 s of
+ * {@code norway_ferry_5_part2} (in {@code src/test/resources/traces}), real and simulated.
+ *
+ * <p>await-each-send fills the link, so its delivered bitrate is the trace's whatever the
+ * machine does: real and simulated must agree to within a third (they agree within 1% in the
+ * benchmark); this fails when the relay stops following the trace or the real arrivals stop
+ * reaching the simulator's meter. The default policy's real figures vary by 2x between runs
+ * and with the machine's load (docs/benchmarks.md), so it is only checked to deliver frames
+ * with bounded age, once more if this JVM was starved of CPU meanwhile.
  */
-@Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 final class RealTraceIT {
   private static final double SECONDS = 10;
+  private static final double STALL_MS = 150;
 
   @Test
-  void simulatorAndRealRun_agreeRoughly() throws Exception {
+  void realRun_followsTheTraceAndFeedsTheSimulatorsMeter() throws Exception {
     Path file = Path.of(RealTraceIT.class.getResource("/traces/norway_ferry_5_part2.log").toURI());
     BandwidthTrace trace = RealTraceBenchmark.prefix(BandwidthTrace.parse(file), SECONDS);
     RealTraceBenchmark.Options options = RealTraceBenchmark.Options.defaults();
+    Strategy await = Strategies.byName().get("await-each-send");
     Strategy keepup = Strategies.byName().get("keepup");
-    RealTraceBenchmark.RealOutcome real;
+    RealTraceBenchmark.RealOutcome awaitReal;
+    RealTraceBenchmark.RealOutcome keepupReal;
     try (RealTraceBenchmark.Harness harness = RealTraceBenchmark.Harness.start()) {
-      real = harness.run("norway_ferry_5_part2", trace, keepup, options);
+      awaitReal = harness.run("norway_ferry_5_part2", trace, await, options);
+      keepupReal = harness.run("norway_ferry_5_part2", trace, keepup, options);
+      if (keepupReal.result().metrics().ageP95Millis() >= 2000 && keepupReal.diagnostics().stallMaxMs() > STALL_MS) {
+        keepupReal = harness.run("norway_ferry_5_part2", trace, keepup, options); // the machine, not the sender
+      }
     }
-    SimRun.Result sim = SimRun.run("sim", "norway_ferry_5_part2", trace, keepup,
-        options.simConfig(options.simQueueBytes(), options.relayBurstBytes(trace)));
-    QoeMeter.Metrics r = real.result().metrics();
-    QoeMeter.Metrics s = sim.metrics();
+    SimRun.Result awaitSim = SimRun.run("sim", "norway_ferry_5_part2", trace, await,
+        options.simConfig(options.simQueueBytes(), 0));
+    QoeMeter.Metrics a = awaitReal.result().metrics();
+    QoeMeter.Metrics s = awaitSim.metrics();
+    QoeMeter.Metrics k = keepupReal.result().metrics();
     String summary = String.format(Locale.ROOT,
-        "real %.3f Mbit/s, %.1f fps, p95 %.0f ms; sim %.3f Mbit/s, %.1f fps, p95 %.0f ms; JVM stall max %.0f ms",
-        r.shownMbps(), r.shownFps(), r.ageP95Millis(), s.shownMbps(), s.shownFps(), s.ageP95Millis(),
-        real.diagnostics().stallMaxMs());
+        "await-each-send real %.3f Mbit/s (relay %.3f of %.3f offered), sim %.3f; keepup real %.3f Mbit/s, %.1f fps,"
+            + " p95 %.0f ms; JVM stall max %.0f / %.0f ms",
+        a.deliveredMbps(), awaitReal.diagnostics().relayMbps(), awaitReal.diagnostics().offeredMbps(),
+        s.deliveredMbps(), k.shownMbps(), k.shownFps(), k.ageP95Millis(), awaitReal.diagnostics().stallMaxMs(),
+        keepupReal.diagnostics().stallMaxMs());
 
-    assertThat(r.shownFps()).as("real frames/s; %s", summary).isGreaterThan(10);
-    assertThat(s.shownMbps() / r.shownMbps()).as("sim over real Mbit/s; %s", summary).isBetween(0.5, 2.0);
-    assertThat(r.ageP95Millis()).as("real p95 frame age (ms); %s", summary).isLessThan(1500);
+    assertThat(a.deliveredMbps()).as("await-each-send real Mbit/s; %s", summary).isGreaterThan(0);
+    assertThat(s.deliveredMbps() / a.deliveredMbps()).as("sim over real Mbit/s; %s", summary).isBetween(0.75, 1.33);
+    assertThat(k.shownFps()).as("keepup real frames/s; %s", summary).isGreaterThan(3);
+    assertThat(k.ageP95Millis()).as("keepup real p95 frame age (ms); %s", summary).isLessThan(2000);
   }
 }
