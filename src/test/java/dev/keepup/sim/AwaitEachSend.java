@@ -99,7 +99,7 @@ final class AwaitEachSend implements Strategy {
 
     Loop(Context context) {
       this.context = context;
-      this.gridStart = context.time().read();
+      this.gridStart = context.ticker().read();
       this.interval = context.ladder().frameIntervalNanos();
       this.top = context.ladder().top();
       this.current = rendition < 0 ? top : Math.min(rendition, top);
@@ -108,7 +108,7 @@ final class AwaitEachSend implements Strategy {
     void scheduleTick(long k) {
       tick = k;
       long at = gridStart + Math.round(k * interval);
-      pendingTick = context.time().schedule(this::onTick, at - context.time().read());
+      pendingTick = context.scheduler().schedule(this::onTick, at - context.ticker().read());
     }
 
     private void onTick() {
@@ -138,7 +138,7 @@ final class AwaitEachSend implements Strategy {
         scheduleTick(tick + 1);
         return;
       }
-      sentAt = context.time().read();
+      sentAt = context.ticker().read();
       sends++;
       context.session().getAsyncRemote().sendBinary(frame.payload().duplicate(), this);
     }
@@ -148,7 +148,7 @@ final class AwaitEachSend implements Strategy {
       if (stopped) {
         return;
       }
-      long now = context.time().read();
+      long now = context.ticker().read();
       long latency = now - sentAt;
       lagNanos = sends == 1 ? latency : lagNanos + (latency - lagNanos) * lagWeight;
       long next = Math.max(tick + 1, (long) Math.ceil((now - gridStart) / interval));

@@ -47,7 +47,7 @@ final class DropOldest implements Strategy {
   @Override
   public Running start(Context context) {
     Decorator decorator = new Decorator(context);
-    decorator.next = context.time().schedule(decorator::onTick, 0);
+    decorator.next = context.scheduler().schedule(decorator::onTick, 0);
     return decorator;
   }
 
@@ -69,7 +69,7 @@ final class DropOldest implements Strategy {
     Decorator(Context context) {
       this.context = context;
       this.r = rendition < 0 ? context.ladder().top() : Math.min(rendition, context.ladder().top());
-      this.gridStart = context.time().read();
+      this.gridStart = context.ticker().read();
       this.interval = context.ladder().frameIntervalNanos();
     }
 
@@ -82,7 +82,7 @@ final class DropOldest implements Strategy {
         sendMessage(frame.payload().duplicate());
       }
       tick++;
-      next = context.time().schedule(this::onTick, gridStart + Math.round(tick * interval) - context.time().read());
+      next = context.scheduler().schedule(this::onTick, gridStart + Math.round(tick * interval) - context.ticker().read());
     }
 
     /** Spring's sendMessage: buffer, then flush if no send is in progress, else check limits. */

@@ -29,14 +29,14 @@ final class FixedRate implements Strategy {
   @Override
   public Running start(Context context) {
     int r = rendition < 0 ? context.ladder().top() : Math.min(rendition, context.ladder().top());
-    long gridStart = context.time().read();
+    long gridStart = context.ticker().read();
     double interval = context.ladder().frameIntervalNanos();
     long[] counts = new long[2]; // sends, completions
     SendHandler handler = result -> counts[1]++;
     return new Running() {
       private long tick;
       private boolean stopped;
-      private Scheduler.Cancellable next = context.time().schedule(this::onTick, 0);
+      private Scheduler.Cancellable next = context.scheduler().schedule(this::onTick, 0);
 
       private void onTick() {
         if (stopped) {
@@ -48,7 +48,7 @@ final class FixedRate implements Strategy {
           context.session().getAsyncRemote().sendBinary(frame.payload().duplicate(), handler);
         }
         tick++;
-        next = context.time().schedule(this::onTick, gridStart + Math.round(tick * interval) - context.time().read());
+        next = context.scheduler().schedule(this::onTick, gridStart + Math.round(tick * interval) - context.ticker().read());
       }
 
       @Override

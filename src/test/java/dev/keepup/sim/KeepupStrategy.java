@@ -63,10 +63,12 @@ final class KeepupStrategy implements Strategy {
     }
     PacedSender.Builder builder = PacedSender.newBuilder(context.session())
         .source(source)
-        .ticker(context.time())
-        .scheduler(context.time())
-        .pingExecutor(Runnable::run)
+        .ticker(context.ticker())
+        .scheduler(context.scheduler())
         .targetFps(context.ladder().fps());
+    if (context.pingExecutor() != null) {
+      builder.pingExecutor(context.pingExecutor());
+    }
     builder = configurator.apply(context.ladder()).apply(builder);
     PacedSender sender = builder.build();
     sender.start();

@@ -13,16 +13,29 @@ public final class SimRun {
   private SimRun() {}
 
   /**
+   * The rate at which a burst ({@link Config#burstBytes}) crosses: 8 Mbit/s, what frames sent
+   * into an idle path crossed the real bench's relay at (its token bucket written 4 KiB at a
+   * time through loopback sockets and relay threads), median 7.2-8.8 Mbit/s over 190-210 frames
+   * on a 1.1 Mbit/s trace (RealTraceBenchmark's "idle-path crossing"). Overridable with the
+   * system property {@code keepup.sim.burstMbps}.
+   */
+  public static final double BURST_BITS_PER_SECOND =
+      Double.parseDouble(System.getProperty("keepup.sim.burstMbps", "8")) * 1e6;
+
+  /**
    * The link and stream of a run.
    *
    * @param ladder the renditions
    * @param source the encoder's options (GOP, key size, variance, all-key, seed)
    * @param oneWayDelayNanos propagation delay each way (RTT / 2)
    * @param queueBytes the socket buffer plus bottleneck queue of the link
+   * @param burstBytes the bottleneck's token-bucket depth ({@link SimulatedLink#burstBytes}; 0:
+   *     a pure fluid link)
    */
-  public record Config(SimLadder ladder, SimSource.Options source, long oneWayDelayNanos, long queueBytes) {
+  public record Config(SimLadder ladder, SimSource.Options source, long oneWayDelayNanos, long queueBytes,
+      long burstBytes) {
     /** The default ladder and encoder, RTT 40 ms, 0.7 MB of queue (DESIGN.md's congested-link figure). */
-    public static final Config DEFAULT = new Config(SimLadder.DEFAULT, SimSource.Options.DEFAULT, 20_000_000L, 700_000);
+    public static final Config DEFAULT = new Config(SimLadder.DEFAULT, SimSource.Options.DEFAULT, 20_000_000L, 700_000, 0);
 
     public Config {
       Objects.requireNonNull(ladder, "ladder");
@@ -33,6 +46,14 @@ public final class SimRun {
       if (queueBytes <= 0) {
         throw new IllegalArgumentException("queueBytes must be > 0: " + queueBytes);
       }
+      if (burstBytes < 0) {
+        throw new IllegalArgumentException("burstBytes must be >= 0: " + burstBytes);
+      }
+    }
+
+    /** A fluid link (no burst). */
+    public Config(SimLadder ladder, SimSource.Options source, long oneWayDelayNanos, long queueBytes) {
+      this(ladder, source, oneWayDelayNanos, queueBytes, 0);
     }
   }
 
@@ -66,7 +87,9 @@ public final class SimRun {
     VirtualTime time = new VirtualTime();
     int windows = windows(trace);
     long start = time.read();
-    SimulatedLink link = new SimulatedLink(time, trace, config.oneWayDelayNanos(), config.queueBytes());
+    SimulatedLink link = new SimulatedLink(time, trace, config.oneWayDelayNanos(), config.queueBytes())
+        .burstBytes(config.burstBytes())
+        .burstBitsPerSecond(config.burstBytes() > 0 ? BURST_BITS_PER_SECOND : 0);
     SimSource source = new SimSource(config.ladder(), config.source(), time);
     QoeMeter meter = QoeMeter.forLadder(start, windows, config.ladder());
     SimViewer viewer = new SimViewer(source, meter);

@@ -44,7 +44,9 @@ import java.util.Random;
  * the newest frame. Frames are generated lazily (only the renditions read, only up to now), so
  * a run costs nothing for renditions nobody reads.
  *
- * <p>Not thread safe: a run is single-threaded in virtual time.
+ * <p>Thread safe: the reading and key-frame methods are synchronized, so that the real-socket
+ * bench ({@code dev.keepup.bench.RealTraceBenchmark}) can share a source between the sender's
+ * threads and the client's; a simulator run is single-threaded and pays only uncontended locks.
  */
 public final class SimSource implements FrameSource {
 
@@ -155,7 +157,7 @@ public final class SimSource implements FrameSource {
   }
 
   @Override
-  public Frame poll(int rendition) {
+  public synchronized Frame poll(int rendition) {
     int r = Math.max(0, Math.min(rendition, tracks.length - 1));
     Track track = tracks[r];
     int newest = newestIndexAt(clock.read());
@@ -190,7 +192,7 @@ public final class SimSource implements FrameSource {
 
   /** Makes the next frame of {@code rendition} a KEY, restarting its GOP there. */
   @Override
-  public void requestKeyFrame(int rendition) {
+  public synchronized void requestKeyFrame(int rendition) {
     if (rendition < 0 || rendition >= tracks.length || options.allKey()) {
       return;
     }
@@ -206,7 +208,7 @@ public final class SimSource implements FrameSource {
    *
    * @throws IllegalArgumentException if no such frame has been produced
    */
-  public FrameInfo info(long id) {
+  public synchronized FrameInfo info(long id) {
     int rendition = (int) (id & 63);
     long index = id >>> 6;
     if (rendition >= tracks.length || index > tracks[rendition].produced - 1) {
@@ -222,19 +224,19 @@ public final class SimSource implements FrameSource {
    * frame were ever requested: the offline oracle's view. Produces ahead of the clock, so only
    * for a source that is not polled.
    */
-  FrameInfo planned(int rendition, int index) {
+  synchronized FrameInfo planned(int rendition, int index) {
     Track track = tracks[rendition];
     track.produceUpTo(index);
     return new FrameInfo(rendition, index, track.kind(index), track.refs[index], captureNanos(index), track.sizes[index]);
   }
 
   /** Returns how many frames poll has returned. */
-  public long framesReturned() {
+  public synchronized long framesReturned() {
     return framesReturned;
   }
 
   /** Returns how many key frames were requested (with delta coding). */
-  public long keyFramesRequested() {
+  public synchronized long keyFramesRequested() {
     return keyFramesRequested;
   }
 

@@ -28,6 +28,12 @@ import java.util.Map;
  * the client answers each at once, and its pong, like its acks, returns over an unshaped uplink
  * after one propagation delay. The client reads as fast as the link delivers.
  *
+ * <p>Optionally ({@link #burstBytes(long)}, default 0) the bottleneck is a token bucket of that
+ * depth, as the real-socket bench's {@code ShapingRelay} is: tokens accrue at the link's rate
+ * while the queue is empty, up to the depth (the bucket starts full), and queued bytes pass at
+ * once while tokens last. A frame sent into an idle link then crosses partly or wholly at once,
+ * which is what a burst-rate probe sees on a real shaper.
+ *
  * <p>It is a fluid model: TCP's congestion window, slow start and packet loss are not modelled;
  * the real-socket bench checks how far that matters.
  */
@@ -70,6 +76,9 @@ public final class SimulatedLink {
   private int maxWaiting;
   private boolean admitting;
   private boolean advancing;
+  private long burstBytes;
+  private double tokens;
+  private double peakBytesPerNano; // 0: a burst passes at once
 
   private static final class Segment {
     final boolean ping;
@@ -145,6 +154,33 @@ public final class SimulatedLink {
 
   public SimulatedLink client(Client client) {
     this.client = client;
+    return this;
+  }
+
+  /**
+   * Makes the bottleneck a token bucket of {@code bytes} depth (0, the default: a pure fluid
+   * link); the bucket starts full. Set it before the first send.
+   */
+  public SimulatedLink burstBytes(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("burstBytes must be >= 0: " + bytes);
+    }
+    advance();
+    this.burstBytes = bytes;
+    this.tokens = bytes;
+    return this;
+  }
+
+  /**
+   * The rate at which a burst passes ({@link #burstBytes}): a real shaper writes a burst in
+   * packets, through sockets and threads, never in zero time. 0 (the default): at once.
+   */
+  public SimulatedLink burstBitsPerSecond(double bitsPerSecond) {
+    if (!(bitsPerSecond >= 0)) {
+      throw new IllegalArgumentException("burstBitsPerSecond must be >= 0: " + bitsPerSecond);
+    }
+    advance();
+    this.peakBytesPerNano = bitsPerSecond / 8 / 1e9;
     return this;
   }
 
@@ -323,29 +359,57 @@ public final class SimulatedLink {
           scheduleArrival(done, lastAdvance + oneWayDelayNanos);
         }
         admitAndComplete();
+        double queued = cumEnqueued - cumDrained;
+        boolean bursting = tokens > 1e-9 && queued > 1e-6;
+        if (bursting && peakBytesPerNano == 0) {
+          // Tokens saved while idle let queued bytes through at once.
+          double burst = Math.min(tokens, queued);
+          tokens -= burst;
+          cumDrained += burst;
+          continue;
+        }
         if (lastAdvance >= now) {
           return;
         }
         long pieceEnd = Math.min(now, nextRateChange(lastAdvance));
-        double rate = rateBytesPerNano(lastAdvance);
+        double linkRate = rateBytesPerNano(lastAdvance);
+        double rate = linkRate;
+        if (bursting && peakBytesPerNano > linkRate) {
+          // Tokens saved while idle let queued bytes through at the burst rate until they run out.
+          rate = peakBytesPerNano;
+          pieceEnd = Math.min(pieceEnd, lastAdvance + Math.max(1, (long) Math.ceil(tokens / (rate - linkRate))));
+        }
         double mark = nextMark();
         long until = pieceEnd;
         if (rate > 0 && mark != Double.POSITIVE_INFINITY) {
           long at = lastAdvance + (long) Math.ceil((mark - cumDrained) / rate);
           if (at <= pieceEnd) {
             until = Math.max(at, lastAdvance);
-            bitsOffered += rate * 8 * (until - lastAdvance);
+            bitsOffered += linkRate * 8 * (until - lastAdvance);
+            spendTokens(rate, linkRate, until - lastAdvance);
             cumDrained = Math.min(cumEnqueued, Math.max(cumDrained, mark));
             lastAdvance = until;
             continue;
           }
         }
-        bitsOffered += rate * 8 * (until - lastAdvance);
+        bitsOffered += linkRate * 8 * (until - lastAdvance);
+        if (burstBytes > 0 && queued <= 1e-6) {
+          tokens = Math.min(burstBytes, tokens + linkRate * (until - lastAdvance)); // idle: the bucket fills
+        } else {
+          spendTokens(rate, linkRate, until - lastAdvance);
+        }
         cumDrained = Math.min(cumEnqueued, cumDrained + rate * (until - lastAdvance));
         lastAdvance = until;
       }
     } finally {
       advancing = false;
+    }
+  }
+
+  /** While bursting, tokens go at the burst rate and come back at the link's. */
+  private void spendTokens(double rate, double linkRate, long nanos) {
+    if (rate > linkRate) {
+      tokens = Math.max(0, tokens - (rate - linkRate) * nanos);
     }
   }
 
@@ -402,7 +466,11 @@ public final class SimulatedLink {
       return;
     }
     double rate = rateBytesPerNano(now);
-    long at = rate > 0 ? now + Math.max(0, (long) Math.ceil((mark - cumDrained) / rate)) : Long.MAX_VALUE;
+    if (tokens > 1e-9 && cumEnqueued - cumDrained > 1e-6) {
+      rate = peakBytesPerNano == 0 ? Double.POSITIVE_INFINITY : Math.max(rate, peakBytesPerNano); // a burst
+    }
+    long at = rate == Double.POSITIVE_INFINITY ? now
+        : rate > 0 ? now + Math.max(0, (long) Math.ceil((mark - cumDrained) / rate)) : Long.MAX_VALUE;
     at = Math.min(at, nextRateChange(now));
     if (at == Long.MAX_VALUE) {
       return;

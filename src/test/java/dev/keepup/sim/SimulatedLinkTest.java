@@ -80,4 +80,38 @@ final class SimulatedLinkTest {
     // 100,004 + 18 bytes at 250 KB/s, then 20 ms down and 20 ms back.
     assertThat(pongs).singleElement().satisfies(t -> assertThat(t / 1e6).isCloseTo(400.088 + 40, within(0.1)));
   }
+
+  @Test
+  void burst_passesSavedTokensAtTheBurstRateThenTheLinkRate() {
+    // 2 Mbit/s (250 B/ms), a 16,000-byte bucket, bursts at 20 Mbit/s (2,500 B/ms).
+    SimulatedLink link = new SimulatedLink(time, BandwidthTrace.of(0, 2.0), 20 * MS, 700_000)
+        .burstBytes(16_000).burstBitsPerSecond(20e6);
+    List<Long> arrivals = new ArrayList<>();
+    long start = time.read();
+    link.client((data, at) -> arrivals.add(at - start));
+    SendHandler ignore = result -> {};
+    // A small frame into the full bucket crosses at the burst rate: 5,004 B in 2.0016 ms.
+    link.session().getAsyncRemote().sendBinary(ByteBuffer.allocate(5_000), ignore);
+    time.advance(Duration.ofSeconds(1)); // idle: the bucket refills (it holds at most 16,000)
+    // A large one: tokens run out after 16,000 / (2,500 - 250) = 7.11 ms (17,778 B gone), the
+    // other 22,226 B at the link rate, 88.9 ms: 96.0 ms in all.
+    long second = time.read() - start;
+    link.session().getAsyncRemote().sendBinary(ByteBuffer.allocate(40_000), ignore);
+    time.advance(Duration.ofSeconds(1));
+    assertThat(arrivals).hasSize(2);
+    assertThat(arrivals.get(0) / 1e6).isCloseTo(20 + 2.0016, within(0.01));
+    assertThat((arrivals.get(1) - second) / 1e6).isCloseTo(20 + 16_000.0 / 2_250 + (40_004 - 16_000.0 * 2_500 / 2_250) / 250,
+        within(0.05));
+  }
+
+  @Test
+  void noBurst_isTheFluidLink() {
+    SimulatedLink link = new SimulatedLink(time, BandwidthTrace.of(0, 2.0), 20 * MS, 700_000);
+    List<Long> arrivals = new ArrayList<>();
+    long start = time.read();
+    link.client((data, at) -> arrivals.add(at - start));
+    link.session().getAsyncRemote().sendBinary(ByteBuffer.allocate(5_000), result -> {});
+    time.advance(Duration.ofSeconds(1));
+    assertThat(arrivals.get(0) / 1e6).isCloseTo(20 + 5_004 / 250.0, within(0.01));
+  }
 }

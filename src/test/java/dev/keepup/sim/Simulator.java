@@ -177,6 +177,7 @@ public final class Simulator {
       "  --seed N                seed of the frame sizes; default 1",
       "  --rtt-ms MS             propagation round trip; default 40",
       "  --queue BYTES           socket buffer + bottleneck queue, e.g. 700k, 4m; default 700k",
+      "  --burst BYTES           bottleneck token-bucket depth (the real bench's relay: 16k); default 0, fluid",
       "  --threads N             runs in parallel; default 2",
       "  --out DIR               where results.csv and results.md go; default target/sim",
       "  --list                  list the built-in strategies and exit");
@@ -199,6 +200,7 @@ public final class Simulator {
     long seed = options.seed();
     double rttMillis = 40;
     long queue = 700_000;
+    long burst = 0;
     int threads = 2;
     Path out = Path.of("target", "sim");
     for (int i = 0; i < args.length; i++) {
@@ -220,6 +222,7 @@ public final class Simulator {
         case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
         case "--rtt-ms" -> rttMillis = Double.parseDouble(value(args, ++i, a));
         case "--queue" -> queue = parseBytes(value(args, ++i, a));
+        case "--burst" -> burst = parseBytes(value(args, ++i, a));
         case "--threads" -> threads = Integer.parseInt(value(args, ++i, a));
         case "--out" -> out = Path.of(value(args, ++i, a));
         case "--list" -> {
@@ -235,7 +238,7 @@ public final class Simulator {
     }
     SimLadder ladder = ladderSpec == null ? new SimLadder(SimLadder.DEFAULT.mbps(), fps) : SimLadder.parse(ladderSpec, fps);
     SimRun.Config config = new SimRun.Config(ladder, new SimSource.Options(gop, keyRatio, sigma, allKey, seed),
-        Math.round(rttMillis * 1e6 / 2), queue);
+        Math.round(rttMillis * 1e6 / 2), queue, burst);
 
     List<Strategy> strategies = new ArrayList<>();
     Map<String, Strategy> builtIns = Strategies.byName();
@@ -307,10 +310,11 @@ public final class Simulator {
     StringBuilder md = new StringBuilder("# keepup simulator results\n\n");
     SimSource.Options o = config.source();
     md.append(String.format(Locale.ROOT,
-        "Ladder %s; %s, GOP %d frames, KEY %.1fx a delta, sigma %.2f, seed %d. Link: RTT %.0f ms, queue %d bytes."
+        "Ladder %s; %s, GOP %d frames, KEY %.1fx a delta, sigma %.2f, seed %d. Link: RTT %.0f ms, queue %d bytes%s."
             + " %d runs in %.1f s wall on %d threads.%n%n",
         config.ladder(), o.allKey() ? "all-KEY (JPEG-like)" : "delta coding", o.gopFrames(), o.keyToDelta(), o.sigma(),
-        o.seed(), config.oneWayDelayNanos() * 2 / 1e6, config.queueBytes(), results.size(), wallSeconds, threads));
+        o.seed(), config.oneWayDelayNanos() * 2 / 1e6, config.queueBytes(),
+        config.burstBytes() > 0 ? ", burst " + config.burstBytes() + " bytes" : "", results.size(), wallSeconds, threads));
     for (Map.Entry<String, List<SimRun.Result>> e : bySet.entrySet()) {
       long traces = e.getValue().stream().filter(r -> r.strategy().equals("oracle")).count();
       md.append("## ").append(e.getKey()).append(" (").append(traces).append(" traces)\n\n");

@@ -1,7 +1,11 @@
 package dev.keepup.sim;
 
+import dev.keepup.Scheduler;
+import dev.keepup.Ticker;
 import dev.keepup.testing.VirtualTime;
 import jakarta.websocket.Session;
+import java.util.Objects;
+import java.util.concurrent.Executor;
 
 /**
  * A way of sending a live stream over a WebSocket session: one of the hand-written baselines, or
@@ -17,8 +21,11 @@ public interface Strategy {
 
   /**
    * Starts streaming {@code context.source()} to {@code context.session()}, scheduling all work
-   * on {@code context.time()}; the run then advances virtual time and finally calls {@link
-   * Running#stop()}. Must not block or spawn threads.
+   * on {@code context.scheduler()} and reading time from {@code context.ticker()}; the run then
+   * advances time (virtual in the simulator, real in the real-socket bench) and finally calls
+   * {@link Running#stop()}. Must not block or spawn threads. In a real run the scheduler's
+   * tasks and the session's completion handlers come on other threads (never at once for one
+   * strategy, as long as it keeps one send in flight or its own lock).
    */
   Running start(Context context);
 
@@ -36,10 +43,27 @@ public interface Strategy {
   /**
    * Everything a run gives a strategy.
    *
-   * @param time the run's virtual clock and scheduler
-   * @param session the simulated WebSocket session (a {@link SimulatedLink})
+   * @param ticker the run's clock (the simulator's {@link VirtualTime}, or the system clock)
+   * @param scheduler where to schedule work (the same {@link VirtualTime}, or a real scheduler)
+   * @param pingExecutor the {@code PacedSender}'s ping executor, or null for the library's
+   *     default (a real run); inline in virtual time
+   * @param session the WebSocket session (a {@link SimulatedLink}'s, or a real one)
    * @param source the live encoder to read frames from
    * @param ladder the renditions the source produces
    */
-  record Context(VirtualTime time, Session session, SimSource source, SimLadder ladder) {}
+  record Context(Ticker ticker, Scheduler scheduler, Executor pingExecutor, Session session, SimSource source,
+      SimLadder ladder) {
+    public Context {
+      Objects.requireNonNull(ticker, "ticker");
+      Objects.requireNonNull(scheduler, "scheduler");
+      Objects.requireNonNull(session, "session");
+      Objects.requireNonNull(source, "source");
+      Objects.requireNonNull(ladder, "ladder");
+    }
+
+    /** A simulator run: everything on {@code time}, pings sent inline. */
+    public Context(VirtualTime time, Session session, SimSource source, SimLadder ladder) {
+      this(time, time, Runnable::run, session, source, ladder);
+    }
+  }
 }
