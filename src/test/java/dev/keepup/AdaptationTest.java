@@ -197,6 +197,37 @@ final class AdaptationTest {
   }
 
   @Test
+  void throughputBased_comesDownToWhatTheLinkCarries_andHoldsThere() {
+    // From the top (4.3 Mbit/s) on a 2 Mbit/s link: the estimate falls to the link's rate, and
+    // the policy settles on the highest rendition under 0.9 of it, 1.2 Mbit/s (1.85 > 1.8),
+    // without climbing back (going up needs 0.7 of the estimate to cover the next step).
+    SimulatedLink link = link(2.0);
+    link.client((data, at) -> arrivals.add(new long[] {at - start, data.getLong(0)}));
+    PacedSender sender = PacedSender.newBuilder(link.session()).source(live.newReader()).ladder(LADDER)
+        .policy(AdaptationPolicy.throughputBased()).startRendition(5).ticker(time).scheduler(time)
+        .pingExecutor(Runnable::run)
+        .listener(new SenderListener() {
+          @Override
+          public void onDecision(Decision previous, Decision current) {
+            decisions.add(new long[] {time.read() - start, current.rendition(), (long) (current.framesPerSecond() * 1000)});
+          }
+        })
+        .build();
+    produce(Duration.ofSeconds(40));
+    sender.start();
+    time.advance(Duration.ofSeconds(10));
+    assertThat(sender.stats().decision().rendition()).as("decisions %s", decisionsText()).isEqualTo(2);
+    int switchesBefore = decisions.size();
+    time.advance(Duration.ofSeconds(30));
+    assertThat(sender.stats().decision().rendition()).isEqualTo(2);
+    assertThat(decisions).as("no more switches once settled").hasSize(switchesBefore);
+  }
+
+  private String decisionsText() {
+    return decisions.stream().map(d -> d[0] / MS + "ms:r" + d[1]).toList().toString();
+  }
+
+  @Test
   void delayBased_fallsWithQueueingDelay() {
     SimulatedLink link = link(1.0);
     PacedSender sender = PacedSender.newBuilder(link.session()).source(live.newReader()).ladder(LADDER)
