@@ -28,7 +28,7 @@ import dev.keepup.Verdict;
  *       stream's own bitrate, so the burst rate is the probe. A rendition that brings
  *       congestion within 10 s of being climbed to is held off for 15 s, doubling to 2 min on
  *       each repeat, unless the burst rate shows 1.5 times what it needs once half the hold
- *       has passed; a minute without congestion clears the back-off.
+ *       has passed; a quiet minute at a rendition clears the back-off of it and those below.
  *   <li>Hysteresis: a climb needs the next rendition to fit with a 20% margin (the 0.8 factor),
  *       so an estimate hovering near a step does not flap; a lost frame rate is regained after
  *       a quiet second, as many steps at once as fit.
@@ -123,9 +123,12 @@ public final class DefaultPolicy implements AdaptationPolicy {
       }
       return current;
     }
-    if (now - lastCongestionAt >= BACKOFF_RESET_NANOS) {
-      // A minute without congestion: past failures no longer say anything about the link.
-      java.util.Arrays.fill(backoff, 0);
+    if (now - lastCongestionAt >= BACKOFF_RESET_NANOS && now - lastChangeAt >= BACKOFF_RESET_NANOS) {
+      // A quiet minute at this rendition: its failures, and those below it, are history. Not
+      // those above it: a rendition that keeps failing keeps its doubled hold.
+      for (int r = 0; r <= current.rendition() && r < backoff.length; r++) {
+        backoff[r] = 0;
+      }
     }
     int next = current.rendition() + 1;
     if (next < ladder.size() && climbAllowed(signals, ladder, next, topFps, now)) {

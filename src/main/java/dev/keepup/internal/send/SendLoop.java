@@ -1104,7 +1104,7 @@ public final class SendLoop implements Transport.Completion {
       // or "The connection has been closed.", before Tyrus marks the session closed.
       String message = t.getMessage();
       if (t instanceof IllegalStateException && message != null
-          && (message.contains("not open") || message.contains("closed"))) {
+          && (message.startsWith("Connection is not open") || message.startsWith("The connection has been closed"))) {
         return true;
       }
     }
