@@ -59,10 +59,14 @@ public final class CdpPage implements AutoCloseable {
       throw new Chromium.CdpException("cannot load " + url + ": " + result.get("errorText"));
     }
     long deadline = System.nanoTime() + timeout.toNanos();
+    // The page waits for its own load event (up to a second a call), so this loop does not spin;
+    // it goes round only when the old document's context went away mid-call.
+    String loaded = "location.href !== " + Json.write(url) + " ? false"
+        + " : document.readyState === 'complete' ? true"
+        + " : new Promise(r => { addEventListener('load', () => r(true)); setTimeout(() => r(false), 1000); })";
     while (true) {
       try {
-        if (Boolean.TRUE.equals(evaluate("document.readyState === 'complete' && location.href === "
-            + Json.write(url), Duration.ofSeconds(2)))) {
+        if (Boolean.TRUE.equals(evaluate(loaded, Duration.ofSeconds(2)))) {
           return;
         }
       } catch (Chromium.CdpException | TimeoutException navigating) {
@@ -71,7 +75,6 @@ public final class CdpPage implements AutoCloseable {
       if (System.nanoTime() - deadline > 0) {
         throw new TimeoutException(url + " did not load within " + timeout + "; console: " + console);
       }
-      Thread.sleep(20);
     }
   }
 
@@ -106,21 +109,17 @@ public final class CdpPage implements AutoCloseable {
   }
 
   /**
-   * Evaluates {@code expression} every 25 ms until it yields {@code true}; returns false if it
-   * has not within {@code timeout}.
+   * Waits until {@code expression} yields {@code true}, checked by the page itself every 25 ms
+   * (one call, no polling from here); returns false if it has not within {@code timeout}.
    */
   public boolean await(String expression, Duration timeout)
       throws IOException, InterruptedException, TimeoutException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (true) {
-      if (Boolean.TRUE.equals(evaluate(expression))) {
-        return true;
-      }
-      if (System.nanoTime() - deadline > 0) {
-        return false;
-      }
-      Thread.sleep(25);
-    }
+    long millis = timeout.toMillis();
+    String waiting = "new Promise((resolve, reject) => { const end = performance.now() + " + millis + ";"
+        + " const check = () => { try { if ((" + expression + ") === true) return resolve(true);"
+        + " if (performance.now() > end) return resolve(false); setTimeout(check, 25); }"
+        + " catch (e) { reject(e); } }; check(); })";
+    return Boolean.TRUE.equals(evaluate(waiting, timeout.plusSeconds(5)));
   }
 
   /** Saves a PNG of the viewport to {@code file}, creating its directory; returns the file. */

@@ -106,7 +106,7 @@ public final class Chromium implements AutoCloseable {
         last = e;
         attempt.cancel(true);
       }
-      Thread.sleep(100);
+      pauseUnlessExited(process, Duration.ofMillis(100));
     }
     throw new TimeoutException("cannot open " + browserUri + " within " + START_TIMEOUT + ": " + last
         + "; Chromium said: " + tail(log));
@@ -178,7 +178,7 @@ public final class Chromium implements AutoCloseable {
           return URI.create("ws://127.0.0.1:" + Integer.parseInt(lines.get(0).trim()) + lines.get(1).trim());
         }
       }
-      Thread.sleep(25);
+      pauseUnlessExited(process, Duration.ofMillis(25));
     }
     throw new TimeoutException("no DevToolsActivePort within " + START_TIMEOUT + ": " + tail(log));
   }
@@ -332,6 +332,17 @@ public final class Chromium implements AutoCloseable {
         child.destroyForcibly();
       }
     }
+    // Crash reporters and other helpers may still write into the profile until they are gone.
+    for (ProcessHandle child : children) {
+      try {
+        child.onExit().get(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException stuck) {
+        // Deleted as far as it goes.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
     deleteTree(profile);
   }
 
@@ -353,21 +364,25 @@ public final class Chromium implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits for {@code process} to exit, at most {@code pause}: the pause between two looks at
+   * what it writes, cut short (and the next look fails fast) if it dies meanwhile.
+   */
+  private static void pauseUnlessExited(Process process, Duration pause) throws InterruptedException {
+    try {
+      process.onExit().get(pause.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException stillRunning) {
+      // The usual case: it is still starting.
+    }
+  }
+
   private static void deleteTree(Path root) {
-    // Crash reporters may still write for a moment after the browser exits: retry briefly.
+    // Files can vanish under the walk (the browser's helpers were waited for in close); retry.
     for (int attempt = 0; attempt < 5 && Files.exists(root); attempt++) {
       try (Stream<Path> paths = Files.walk(root)) {
         paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       } catch (IOException | UncheckedIOException retry) {
         // Files vanished under the walk; go again.
-      }
-      if (Files.exists(root)) {
-        try {
-          Thread.sleep(100);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
       }
     }
   }
