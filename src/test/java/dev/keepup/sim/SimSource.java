@@ -32,8 +32,9 @@ import java.util.Random;
  * <p><b>Reading.</b> {@link #poll} serves one reader (one session) and never blocks:
  * <ul>
  *   <li>on the first poll, and whenever the rendition asked differs from the previous poll's,
- *       the newest frame of that rendition (whatever its kind: a sender switching renditions
- *       skips to the next KEY and asks for one);
+ *       the newest KEY of that rendition if it is no older than the last frame returned (the
+ *       reader switches there), else {@code null} and the reader stays on its rendition (a
+ *       sender switching renditions asks for a KEY and polls both until it comes);
  *   <li>otherwise, if a KEY newer than the last frame returned has been produced, the newest
  *       such KEY (a reader that fell behind jumps ahead, losing nothing decodable);
  *   <li>otherwise the next frame in order, skipping DISPOSABLE frames that a newer frame has
@@ -167,8 +168,18 @@ public final class SimSource implements FrameSource {
     track.produceUpTo(newest);
     int next;
     if (r != lastPolled) {
+      // A reader joins another rendition only at a KEY no older than what it has shown (as
+      // LiveSource's readers do); until there is one it stays where it is. Returning any newer
+      // frame would hand the sender a DELTA whose reference it never sent, which it has no way
+      // to tell from an intact chain: polling the target and the current rendition in turn
+      // while a switch waits for its key broke every chain that way (87% stall on one trace).
+      int shown = lastPolled >= 0 ? tracks[lastPolled].cursor : -1;
+      int key = options.allKey() ? newest : track.lastKey;
+      if (key < 0 || key < shown || key <= track.cursor) {
+        return null;
+      }
       lastPolled = r;
-      next = newest;
+      next = key;
     } else if (track.cursor >= newest) {
       return null;
     } else if (track.lastKey > track.cursor) {

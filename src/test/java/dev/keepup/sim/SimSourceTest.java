@@ -121,15 +121,26 @@ final class SimSourceTest {
   }
 
   @Test
-  void poll_anotherRendition_startsAtItsNewestFrame() {
+  void poll_anotherRendition_joinsOnlyAtAKeyNoOlderThanWhatWasShown() {
     SimSource source = source(SimSource.Options.DEFAULT);
     toFrame(0);
-    source.poll(0);
+    assertThat(index(source, source.poll(0))).isEqualTo(0);
     toFrame(5);
-    Frame f = source.poll(4);
-    assertThat(index(source, f)).isEqualTo(5);
-    assertThat(f.rendition()).isEqualTo(4);
-    assertThat(f.kind()).isEqualTo(FrameKind.DISPOSABLE);
+    assertThat(index(source, source.poll(0))).isEqualTo(2);
+    assertThat(index(source, source.poll(0))).isEqualTo(4);
+    assertThat(index(source, source.poll(0))).isEqualTo(5);
+    // Rendition 4's newest key (0) is older than frame 5: no join, and the reader stays on 0.
+    assertThat(source.poll(4)).isNull();
+    source.requestKeyFrame(4);
+    toFrame(7);
+    assertThat(index(source, source.poll(0))).as("still reading rendition 0 in order").isEqualTo(6);
+    Frame key = source.poll(4);
+    assertThat(key.kind()).isEqualTo(FrameKind.KEY);
+    assertThat(key.rendition()).isEqualTo(4);
+    assertThat(index(source, key)).isEqualTo(6);
+    assertThat(index(source, source.poll(4))).isEqualTo(7);
+    // Back to 0: its newest key (0) is older than what was shown.
+    assertThat(source.poll(0)).isNull();
   }
 
   @Test
