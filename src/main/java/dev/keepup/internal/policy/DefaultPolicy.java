@@ -44,6 +44,7 @@ public final class DefaultPolicy implements AdaptationPolicy {
   static final long QUIET_BEFORE_FPS_UP_NANOS = 1_000 * MS;
   static final long CLIENT_LAG_STEP_NANOS = 1_000 * MS;
   static final long CONGESTED_FPS_STEP_NANOS = 500 * MS;
+  static final double MIN_BLIND_FPS = 5;
   /** How long congestion must last before the policy acts on it (a stall acts at once). */
   static final long CONGESTION_PERSISTENCE_NANOS = 60 * MS;
   static final long FAILED_CLIMB_WINDOW_NANOS = 10_000 * MS;
@@ -178,7 +179,12 @@ public final class DefaultPolicy implements AdaptationPolicy {
       return change(current, target, Math.min(fps, current.framesPerSecond()), now, "congestion");
     }
     // Already at what the rate supports and still congested: the estimate lags the link, so
-    // shed frames, a step each half second.
+    // shed frames, a step each half second; not below MIN_BLIND_FPS on that evidence alone:
+    // under ~5 fps every frame gap is a visible stall, worse than the delay being fought (the
+    // rate-based choice above still goes lower when the delivery rate says so).
+    if (current.framesPerSecond() <= MIN_BLIND_FPS) {
+      return current;
+    }
     return stepFrameRate(current, ladder, -1, now, CONGESTED_FPS_STEP_NANOS, "congestion");
   }
 

@@ -39,6 +39,8 @@ public final class DeliveryTracker {
   private static final long QUEUED_SAMPLE_NANOS = 50_000_000L;
   private static final int MIN_BURST_BYTES = 1024;
   private static final long MIN_BURST_NANOS = 1_000_000L;
+  /** The most the burst-sample floor grows with the min RTT: its error is jitter, which does not grow in step. */
+  private static final long MAX_BURST_FLOOR_NANOS = 10_000_000L;
 
   /** Queueing delay past which a client is falling behind: beyond this, viewers see lag. */
   static final long FALLING_BEHIND_DELAY_NANOS = 150_000_000L;
@@ -113,6 +115,7 @@ public final class DeliveryTracker {
     }
     int i = (int) (seq & MASK);
     long queuedBefore = estimatedQueuedBytes(now);
+    long aheadOfLink = queueAheadOfLink(now);
     if (sentSeq == ackedSeq) {
       // Nothing in flight: the delivery clock restarts here (tcp_rate.c does the same).
       lastAckAt = now;
@@ -134,7 +137,10 @@ public final class DeliveryTracker {
     // Into an empty pipe: nothing unacked, or all of it estimated drained (the ack is on its way).
     // Or sent on time with at most the previous frame still unacked: at high rates its ack is
     // merely in flight; any wait behind it only lowers the burst sample (the safe side).
-    sentIdle[i] = queuedBefore == 0 || (appLimited && sentSeq - 1 - ackedSeq <= 1);
+    // "Drained" leaves out a round trip's worth of bytes in propagation (queueAheadOfLink):
+    // counting them, no frame after the first went into an empty pipe at a 100 ms round trip
+    // and 30 fps, and the burst rate, the climb's evidence, never moved off its first sample.
+    sentIdle[i] = aheadOfLink == 0 || (appLimited && sentSeq - 1 - ackedSeq <= 1);
     queuedAtSend[i] = queuedBefore;
     pingAt[i] = 0;
     sendRateAcc = decayedSendRate(now) + size;
@@ -341,7 +347,15 @@ public final class DeliveryTracker {
     // may itself read a few ms high): counted as taking that long, a lower bound on the link.
     // Skipping such frames left a stream of small frames on a fast link with no evidence of
     // room at all, and stuck at its lowest rendition.
-    double sample = sizes[i] * (double) SECOND / Math.max(transmission, Math.max(MIN_BURST_NANOS, rtt / 4));
+    long floor = Math.max(MIN_BURST_NANOS, Math.min(rtt / 4, MAX_BURST_FLOOR_NANOS));
+    double sample = sizes[i] * (double) SECOND / Math.max(transmission, floor);
+    if (transmission < floor && sample < burstRate) {
+      // A floored sample only says "at least this fast": it must not pull down an estimate
+      // that a frame long enough to time showed. (Averaged in, the small frames of a stream
+      // kept the estimate at size / floor: at a 100 ms RTT, 0.35 Mbit/s for 1.1 KB frames,
+      // and a stream that never climbed off its lowest rendition.)
+      return;
+    }
     burstRate = burstRate == 0 ? sample : burstRate + (sample - burstRate) * 0.25;
   }
 
@@ -379,6 +393,31 @@ public final class DeliveryTracker {
     long drainingSince = Math.max(lastAckAt, oldestSentAt);
     long drained = (long) (bytesPerNano * Math.max(0, now - drainingSince));
     return Math.max(0, unacked - drained);
+  }
+
+  /**
+   * The bytes waiting to cross the link, as far as the estimates tell: the unacked bytes not
+   * yet drained ({@link #estimatedQueuedBytes}) less a round trip's worth at the {@link
+   * #drainRate}. The drain counts from the last ack, which left the client a one-way trip
+   * after its bytes crossed, so bytes that crossed since, or are still on their way to the
+   * bottleneck, read as queued there: at a 100 ms round trip, a 100 ms backlog on an idle link.
+   */
+  long queueAheadOfLink(long now) {
+    long queued = estimatedQueuedBytes(now);
+    if (queued == 0) {
+      return 0;
+    }
+    return Math.max(0, queued - (long) (drainRate() * minRtt(now) / SECOND));
+  }
+
+  /**
+   * The rate at which queued bytes drain, in bytes per second: the delivery rate, or the
+   * burst rate when higher. While the stream is app-limited the delivery rate is only the
+   * stream's own bitrate, which turned one keyframe (five deltas' worth) into a backlog of
+   * several hundred ms on a link that carried it in 50.
+   */
+  private double drainRate() {
+    return Math.max(rate.bytesPerSecond(), burstRate);
   }
 
   /**
@@ -497,8 +536,13 @@ public final class DeliveryTracker {
     // The frame just handed over is not a backlog: early on, with the estimate at the stream's
     // own bitrate, counting it would read one frame as a queue.
     long newest = sentSeq > ackedSeq ? sizes[(int) (sentSeq & MASK)] : 0;
-    long backlogNanos = bytesPerNano > 0
-        ? (long) (Math.max(0, estimatedQueuedBytes(now) - newest) / bytesPerNano) : 0;
+    // Nor is a round trip's worth of bytes: the queue estimate drains from the last ack, which
+    // left the client a one-way trip ago and was sent when its bytes had crossed, so what has
+    // crossed since, or is still on its way to the bottleneck, reads as queued. At a 100 ms
+    // round trip that alone read as a 100 ms backlog, and every keyframe tipped it over.
+    double drainPerNano = drainRate() / SECOND;
+    long backlogNanos = drainPerNano > 0
+        ? (long) (Math.max(0, queueAheadOfLink(now) - newest) / drainPerNano) : 0;
     int clientLag = clientLag();
     if (queueDelayNanos > FALLING_BEHIND_DELAY_NANOS
         || backlogNanos > FALLING_BEHIND_DELAY_NANOS
