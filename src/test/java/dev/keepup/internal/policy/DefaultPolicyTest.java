@@ -22,8 +22,12 @@ final class DefaultPolicyTest {
 
   /** One tick a 30th of a second for {@code nanos}, with the given burst rate and verdict. */
   private void run(long nanos, long burst, Verdict verdict) {
+    run(nanos, burst, verdict, 1_000_000);
+  }
+
+  private void run(long nanos, long burst, Verdict verdict, long rate) {
     for (long end = now + nanos; now < end; now += SECOND / 30) {
-      Signals signals = new Signals(verdict, 1_000_000, 1_000_000, Duration.ofMillis(40),
+      Signals signals = new Signals(verdict, rate, rate, Duration.ofMillis(40),
           Duration.ZERO, 0, 0, Duration.ofMillis(50), 0, 700_000, burst, true, Duration.ZERO);
       current = policy.decide(new AdaptationPolicy.Context(signals, current, LADDER, 30, now, 0, false, 0));
     }
@@ -66,5 +70,18 @@ final class DefaultPolicyTest {
     // next failure holds it off 120 s again (15 s if the quiet minute below had cleared it).
     run(200 * MS, roomy, Verdict.FALLING_BEHIND);
     assertThat(climbTo(2, 59 * SECOND, roomy)).isEqualTo(-1);
+  }
+
+  @Test
+  void congestionTheRateDoesNotExplain_shedsFramesDownTo5fps_butARateThatSaysSoGoesLower() {
+    current = new Decision(0, 30, "start");
+    // The rate says rendition 0 fits at 30 fps, yet the link keeps falling behind: a step of
+    // frame rate each half second, down to 5 fps and no further on that evidence alone (under
+    // ~5 fps each gap between frames is a visible stall).
+    run(5 * SECOND, 0, Verdict.FALLING_BEHIND, 1_000_000);
+    assertThat(current.framesPerSecond()).isEqualTo(5);
+    // A delivery rate of 40 kbit/s says even 5 fps of 300 kbit/s (50 kbit/s) does not fit.
+    run(SECOND, 0, Verdict.FALLING_BEHIND, 40_000);
+    assertThat(current.framesPerSecond()).isEqualTo(2);
   }
 }

@@ -242,4 +242,50 @@ final class DeliveryTrackerTest {
     assertThat(tracker.estimatedQueuedBytes(start + 200 * MS)).isCloseTo(50_000, within(1_500L));
     assertThat(tracker.nanosUntilQueuedAtMost(20_000, start)).isCloseTo(320 * MS, within(5 * MS));
   }
+
+  /**
+   * A 30 fps stream over a FIFO link of {@code linkBytesPerSecond} with {@code rtt}, sent as
+   * made (app-limited): deltas of {@code delta} bytes and a keyframe of {@code key} bytes each
+   * second. Pongs come a round trip after each frame's last byte is through. Returns how many
+   * ticks had the verdict FALLING_BEHIND or worse.
+   */
+  private int appLimitedStream(DeliveryTracker t, long seconds, int delta, int key, double linkBytesPerSecond,
+      long rtt) {
+    java.util.ArrayDeque<long[]> acks = new java.util.ArrayDeque<>();
+    long linkFreeAt = now;
+    int behind = 0;
+    long seq = 1;
+    for (long end = now + seconds * SECOND; now < end; now += SECOND / 30) {
+      while (!acks.isEmpty() && acks.peek()[1] <= now) {
+        long[] ack = acks.poll();
+        t.onPong(ack[0], ack[1]);
+      }
+      if (t.verdict(now) != Verdict.KEEPING_UP) {
+        behind++;
+      }
+      int size = seq % 30 == 1 ? key : delta;
+      t.onSent(seq, size, now, now, true);
+      t.onPingSent(seq, now);
+      linkFreeAt = Math.max(linkFreeAt, now) + (long) (size / linkBytesPerSecond * SECOND);
+      acks.add(new long[] {seq, linkFreeAt + rtt});
+      seq++;
+    }
+    return behind;
+  }
+
+  @Test
+  void longRoundTrip_bytesInPropagationAreNoBacklog_andTheBurstRateFollowsTheLink() {
+    // 2 Mbit/s, 200 ms round trip; a 0.75 Mbit/s-like stream (2.7 KB deltas, 13.8 KB keys). The
+    // stream is app-limited: its delivery rate is its own bitrate, and a round trip's worth of
+    // it is always unacked. Read as queued, that was a 150+ ms "backlog" at every keyframe.
+    DeliveryTracker t = new DeliveryTracker(SECOND);
+    t.onProbeSent(now); // the bare round trip, as the sender probes it on an empty pipe
+    now += 200 * MS;
+    t.onProbePong(now);
+    int behind = appLimitedStream(t, 10, 2_700, 13_800, 250_000, 200 * MS);
+    assertThat(behind).as("ticks not keeping up").isZero();
+    // The burst rate, the evidence for a climb, tracks the link (2 Mbit/s), not the first
+    // sample nor the deltas' floored samples (2.7 KB over the 10 ms floor: 2.2 Mbit/s at most).
+    assertThat(t.snapshot(now).burstRateBitsPerSecond()).isBetween(1_500_000L, 2_400_000L);
+  }
 }
