@@ -23,6 +23,14 @@ public interface FrameSource {
    * <p>A source that has no such rendition may return a frame of another one; the frame's own
    * {@link Frame#rendition()} is what the sender goes by.
    *
+   * <p>Inter-coded streams ({@link FrameKind#DELTA} frames): the frames of one rendition must
+   * come in decode order with no reference left out; a source may skip ahead only to a {@link
+   * FrameKind#KEY} (and may drop {@link FrameKind#DISPOSABLE} frames). The sender cannot see
+   * references, only kinds. While a switch waits for the new rendition's keyframe it polls the
+   * new rendition and the current one in turn, so a source must not move its reader to the new
+   * rendition until it can start there at a KEY: until then, {@code null} for the new one and
+   * the current one's frames in order (what {@link LiveSource} does).
+   *
    * @param rendition the ladder index the policy chose (0 when there is no ladder)
    */
   Frame poll(int rendition);
