@@ -64,10 +64,10 @@ public interface AdaptationPolicy {
 
   /**
    * Returns a throughput-based policy: the highest rendition whose bitrate fits under a safety
-   * factor of the delivery-rate estimate, stricter going up (0.7) than down (0.9), the factors
-   * of hls.js and dash.js. Quality only; the frame rate stays at the top. On a live stream the
-   * estimate rarely shows spare capacity (the stream is app-limited), so on its own it seldom
-   * climbs: the reference point for the others.
+   * factor of the link's rate, stricter going up (0.7) than down (0.9), the factors of hls.js
+   * and dash.js. Quality only; the frame rate stays at the top. The link's rate is the
+   * delivery-rate estimate and, while the client keeps up, the burst rate when higher: a paced
+   * live stream is app-limited, so its delivery rate shows only its own bitrate.
    */
   static AdaptationPolicy throughputBased() {
     return new ThroughputPolicy();

@@ -3,12 +3,16 @@ package dev.keepup.internal.policy;
 import dev.keepup.AdaptationPolicy;
 import dev.keepup.Decision;
 import dev.keepup.Ladder;
+import dev.keepup.Signals;
+import dev.keepup.Verdict;
 
 /**
- * The highest rendition under a safety factor of the delivery-rate estimate: 0.9 to stay or go
+ * The highest rendition under a safety factor of the link's rate: 0.9 to stay or go
  * down (dash.js's default safety factor), 0.7 to go up (hls.js's {@code abrBandWidthUpFactor}),
  * so that an estimate hovering near a step does not flap; at most one switch a second, the
- * first a second after the start. Quality only.
+ * first a second after the start. Quality only. The link's rate is the delivery-rate estimate
+ * (or its newest sample, when lower), and, while the client keeps up, the burst rate when
+ * higher: a paced stream's delivery rate is its own bitrate.
  */
 public final class ThroughputPolicy implements AdaptationPolicy {
   static final double DOWN_FACTOR = 0.9;
@@ -17,7 +21,19 @@ public final class ThroughputPolicy implements AdaptationPolicy {
 
   @Override
   public Decision decide(Context context) {
-    long rate = context.signals().deliveryRateBitsPerSecond();
+    Signals signals = context.signals();
+    long rate = signals.deliveryRateBitsPerSecond();
+    if (signals.latestRateBitsPerSecond() > 0) {
+      // The smoothed estimate trails a drop by a second; the newest sample does not.
+      rate = Math.min(rate, signals.latestRateBitsPerSecond());
+    }
+    if (signals.verdict() == Verdict.KEEPING_UP) {
+      // A paced stream that keeps up is app-limited: its delivery rate is its own bitrate, never
+      // more, and on that alone it would never leave its first rendition (it did not, over the
+      // simulator's traces). The burst rate shows the link's room; once the client falls
+      // behind, the delivery rate alone counts, since the burst rate stops being sampled.
+      rate = Math.max(rate, signals.burstRateBitsPerSecond());
+    }
     Decision current = context.current();
     // At most one switch a second, from a second after the start: the first samples of a
     // connection (one frame over a round trip) read far below the link, and a switch on them
