@@ -85,8 +85,8 @@ public interface AdaptationPolicy {
 
   /**
    * Returns the recommended hybrid policy: it holds while the client keeps up; when queueing
-   * delay says it is falling behind, it drops at once to what the acked rate supports and, if
-   * even the cheapest rendition does not fit, lowers the frame rate; when the client's own
+   * delay says it is falling behind, it drops at once to the rendition the acked rate
+   * supports (the in-flight cap thins the frame rate meanwhile); when the client's own
    * rendering lags, it lowers the frame rate, not the quality; and it climbs one rendition at a
    * time after a quiet second, when the rate frames crossed the link at says the next one fits,
    * backing off (doubling) from a rendition that failed soon after a climb. See {@code

@@ -73,15 +73,19 @@ final class DefaultPolicyTest {
   }
 
   @Test
-  void congestionTheRateDoesNotExplain_shedsFramesDownTo5fps_butARateThatSaysSoGoesLower() {
-    current = new Decision(0, 30, "start");
-    // The rate says rendition 0 fits at 30 fps, yet the link keeps falling behind: a step of
-    // frame rate each half second, down to 5 fps and no further on that evidence alone (under
-    // ~5 fps each gap between frames is a visible stall).
-    run(5 * SECOND, 0, Verdict.FALLING_BEHIND, 1_000_000);
-    assertThat(current.framesPerSecond()).isEqualTo(5);
-    // A delivery rate of 40 kbit/s says even 5 fps of 300 kbit/s (50 kbit/s) does not fit.
-    run(SECOND, 0, Verdict.FALLING_BEHIND, 40_000);
-    assertThat(current.framesPerSecond()).isEqualTo(2);
+  void congestion_costsQuality_neverTheFrameRate_stepByStepWhileTheRateDoesNotExplainIt() {
+    current = new Decision(2, 30, "start");
+    // 0.85 x 1 Mbit/s fits rendition 1 (0.75): there at once (after the 60 ms persistence).
+    run(100 * MS, 0, Verdict.FALLING_BEHIND, 1_000_000);
+    assertThat(current).extracting(Decision::rendition, Decision::framesPerSecond).containsExactly(1, 30.0);
+    // Still falling behind at what the rate supports: one rendition down after half a second.
+    run(400 * MS, 0, Verdict.FALLING_BEHIND, 1_000_000);
+    assertThat(current.rendition()).isEqualTo(1);
+    run(200 * MS, 0, Verdict.FALLING_BEHIND, 1_000_000);
+    assertThat(current).extracting(Decision::rendition, Decision::framesPerSecond).containsExactly(0, 30.0);
+    // Even a rate under the cheapest rendition leaves the frame rate alone: the in-flight cap
+    // thins the frames to what the link carries.
+    run(3 * SECOND, 0, Verdict.FALLING_BEHIND, 40_000);
+    assertThat(current).extracting(Decision::rendition, Decision::framesPerSecond).containsExactly(0, 30.0);
   }
 }
