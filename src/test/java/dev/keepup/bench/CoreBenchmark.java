@@ -86,7 +86,18 @@ public final class CoreBenchmark {
           seconds = 1;
           pacing = 2;
         }
-        default -> throw new IllegalArgumentException("unknown option: " + args[i]);
+        case "--help", "-h" -> {
+          System.out.println(String.join("\n",
+              "Usage: bench/run-core.sh [options]   (docs/benchmarks.md, \"Core\")",
+              "  --rounds N            throughput rounds, variants interleaved; default 12",
+              "  --seconds S           measured seconds per throughput round; default 1.5",
+              "  --pacing-seconds S    seconds per pacing rate (30 and 60 fps); default 10",
+              "  --sizes B,B           message sizes; default 1024,65536",
+              "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines)",
+              "  --quick               a one-minute smoke run whose figures mean nothing"));
+          return;
+        }
+        default -> throw new IllegalArgumentException("unknown option: " + args[i] + " (--help lists them)");
       }
     }
     String report;

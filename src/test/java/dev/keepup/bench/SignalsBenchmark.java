@@ -706,7 +706,19 @@ public final class SignalsBenchmark {
           String[] mm = args[++i].split(",");
           options = options.withCap(Long.parseLong(mm[0]), Long.parseLong(mm[1]));
         }
-        default -> throw new IllegalArgumentException("unknown option: " + args[i]);
+        case "--help", "-h" -> {
+          System.out.println(String.join("\n",
+              "Usage: bench/run-signals.sh [options]   (docs/benchmarks.md, \"Signals\")",
+              "  --seconds S           seconds per configuration; default 22",
+              "  --quick               6 s per configuration (a smoke run)",
+              "  --only 1c,2d,...      only these configurations (client 1 or 2, sender a-e)",
+              "  --timeline            per-frame and per-50-ms CSVs in target/bench/signals-timeline/",
+              "  --concurrent          run the configurations at once instead of one by one",
+              "  --queue-kib K         the relay's bottleneck queue; default 64",
+              "  --in-flight-cap MIN,MAX  the sender's in-flight cap bounds in bytes"));
+          return;
+        }
+        default -> throw new IllegalArgumentException("unknown option: " + args[i] + " (--help lists them)");
       }
     }
     if (options.seconds() <= SETTLE_SECONDS + 1) {
