@@ -7,8 +7,8 @@ import java.util.stream.Collectors;
 
 /**
  * The simulator's ladder: the mean bitrate of each rendition (cheapest first) and the frame
- * rate they are produced at. Stands in for the library's {@code Ladder} until that lands; a
- * strategy that needs the library's type converts from this one.
+ * rate they are produced at: what the simulated encoder makes. Strategies that drive the
+ * library convert it to a {@code Ladder} ({@link Strategies#withLadder}).
  *
  * @param mbps mean bitrate of each rendition in Mbit/s (1 Mbit = 10<sup>6</sup> bits), strictly
  *     increasing

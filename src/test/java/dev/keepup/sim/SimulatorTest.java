@@ -88,11 +88,35 @@ final class SimulatorTest {
   @Test
   void utilisation_isAFractionOfTheTrace() {
     for (SimRun.Result r : results) {
-      // The adapting senders may sit below the link on purpose (see docs/adaptation.md): the
-      // throughput and delay policies seldom climb; the default climbs only on evidence.
-      double floor = r.strategy().equals("keepup-throughput") || r.strategy().equals("keepup-delay") ? 0.0
-          : r.strategy().equals("keepup") ? 0.2 : 0.3;
+      // The adapting senders sit below the link on purpose: a rendition needs 0.7-0.8 of the
+      // estimate to be climbed to, and the ladder's steps are 1.5-2.5x apart. The delay policy
+      // falls to the bottom at 80 ms of lag (docs/adaptation.md), the bottom rendition alone
+      // being 0.3 Mbit/s.
+      double floor = r.strategy().equals("keepup-delay") ? 0.1
+          : r.strategy().startsWith("keepup-throughput") || r.strategy().equals("keepup") ? 0.2 : 0.3;
       assertThat(r.utilisation()).as(r.strategy() + " on " + r.trace()).isBetween(floor, 1.0 + 1e-6);
+    }
+  }
+
+  @Test
+  void defaultPolicy_holdsTheEvaluationTargets_onEachBundledTrace() {
+    // The targets, per trace: p95 frame age within 500 ms and stall under 1% (here
+    // 2%: one trace is a small sample), and the highest live QoE of every strategy but the
+    // oracle (the two top-rendition keepup strategies aside on the fast trace: see above). A
+    // guard against regressions, not the measurement, which is bench/run-sim.sh over 117 traces.
+    for (Simulator.TraceEntry t : traces) {
+      QoeMeter.Metrics m = result(t.name(), "keepup").metrics();
+      assertThat(m.ageP95Millis()).as(t.name()).isLessThanOrEqualTo(500);
+      assertThat(m.stallSeconds()).as(t.name()).isLessThan(0.02 * m.windows());
+      assertThat(m.qoe()).as(t.name()).isGreaterThan(0.6 * result(t.name(), "oracle").metrics().qoe());
+      for (Strategy other : Strategies.builtIns()) {
+        boolean topOnFast = t.name().equals(FAST)
+            && (other.name().equals("keepup-fixed") || other.name().equals("keepup-no-ladder"));
+        if (!other.name().equals("keepup") && !topOnFast) {
+          assertThat(m.qoe()).as("keepup vs %s on %s", other.name(), t.name())
+              .isGreaterThan(result(t.name(), other.name()).metrics().qoe());
+        }
+      }
     }
   }
 

@@ -26,18 +26,18 @@ import java.util.function.UnaryOperator;
  *       rendition ({@link AwaitEachSend#lagToQuality}).
  * </ul>
  *
- * <p>keepup: {@code keepup} is {@link PacedSender} with its defaults. Until the adaptation
- * layer lands the sender has no ladder and asks for rendition 0, so this strategy serves it
- * the top rendition: fixed at the top, the policy-free baseline of the library. Each
- * built-in policy is then one line in {@link #builtIns()} (commented out below until the API
- * exists).
+ * <p>keepup: {@code keepup} is {@link PacedSender} with the run's ladder and the default policy;
+ * {@code keepup-throughput}, {@code keepup-delay} and {@code keepup-fixed} the other built-in
+ * policies on the same ladder; {@code keepup-no-ladder} the sender without a ladder, served
+ * the top rendition (the in-flight cap alone).
  *
  * <p>Your own configuration: {@link #keepup(String, UnaryOperator)} with any {@code
- * PacedSender.Builder} configurator ({@link #keepupOnLadder} when it needs the run's ladder),
- * or from the command line a class named with {@code --configurator} (a {@code
+ * PacedSender.Builder} configurator, applied after the run's ladder is set (so it may change
+ * anything, the ladder included; {@link #keepupOnLadder} for full control), or from the
+ * command line a class named with {@code --configurator} (a {@code
  * UnaryOperator<PacedSender.Builder>}, or a {@code Function<SimLadder,
- * UnaryOperator<PacedSender.Builder>>}) or with {@code --policy} (an {@code AdaptationPolicy}
- * implementation, once the SPI exists). See {@code docs/simulator.md}.
+ * UnaryOperator<PacedSender.Builder>>}, likewise applied after the ladder) or with {@code
+ * --policy} (an {@code AdaptationPolicy} implementation). See {@code docs/simulator.md}.
  */
 public final class Strategies {
   private Strategies() {}
@@ -68,7 +68,10 @@ public final class Strategies {
    * to the source unchanged.
    */
   public static Strategy keepup(String name, UnaryOperator<PacedSender.Builder> configurator) {
-    return new KeepupStrategy(name, ladder -> configurator, KeepupStrategy.PASS_THROUGH);
+    // The ladder first: without one the sender asks for rendition 0 throughout, and a user's
+    // tweak of the default setup would quietly stream the cheapest rendition.
+    return new KeepupStrategy(name, ladder -> b -> configurator.apply(withLadder(ladder).apply(b)),
+        KeepupStrategy.PASS_THROUGH);
   }
 
   /** As {@link #keepup(String, UnaryOperator)}, for a configuration that depends on the run's ladder. */
@@ -85,10 +88,8 @@ public final class Strategies {
   }
 
   /**
-   * Gives a builder the run's ladder. Until {@code PacedSender.Builder.ladder(...)} exists this
-   * does nothing; when it lands, this becomes the one place that converts a {@link SimLadder}
-   * into the library's {@code Ladder}, e.g. {@code b -> b.ladder(Ladder.of(ladder.fps(),
-   * ladder.mbps()))}.
+   * Gives a builder the run's ladder: the one place that converts a {@link SimLadder} into the
+   * library's {@code Ladder} (its default frame-rate steps).
    */
   public static UnaryOperator<PacedSender.Builder> withLadder(SimLadder ladder) {
     long[] bitrates = new long[ladder.size()];
@@ -108,7 +109,7 @@ public final class Strategies {
         lagToQuality(),
         keepupSingleRendition("keepup-no-ladder", -1, UnaryOperator.identity())));
     all.add(keepupOnLadder("keepup-fixed", l -> b -> withLadder(l).apply(b)
-        .policy(dev.keepup.AdaptationPolicy.fixed(l.top(), 30)).startRendition(l.top())));
+        .policy(dev.keepup.AdaptationPolicy.fixed(l.top(), l.fps())).startRendition(l.top())));
     all.add(keepupOnLadder("keepup-throughput", l -> b -> withLadder(l).apply(b).policy(dev.keepup.AdaptationPolicy.throughputBased())));
     all.add(keepupOnLadder("keepup-delay", l -> b -> withLadder(l).apply(b).policy(dev.keepup.AdaptationPolicy.delayBased())));
     all.add(keepupOnLadder("keepup", l -> withLadder(l))); // the default policy
@@ -143,16 +144,18 @@ public final class Strategies {
     // A fresh instance per run: runs go in parallel, and a configurator may keep state.
     return keepupOnLadder(label, ladder -> {
       Object instance = instantiate(className);
-      return instance instanceof UnaryOperator<?> op
+      UnaryOperator<PacedSender.Builder> user = instance instanceof UnaryOperator<?> op
           ? (UnaryOperator<PacedSender.Builder>) op
           : ((Function<SimLadder, UnaryOperator<PacedSender.Builder>>) instance).apply(ladder);
+      // After the run's ladder, as for keepup(...): the user's class may still replace it.
+      return builder -> user.apply(withLadder(ladder).apply(builder));
     });
   }
 
   /**
    * A strategy that gives the sender the run's ladder ({@link #withLadder}) and an instance of
    * {@code className} (public no-arg constructor; a new one per run) as its adaptation policy, through the builder's
-   * {@code policy(...)} method. Found reflectively, so that this compiles before the SPI exists.
+   * {@code policy(...)} method.
    *
    * @throws IllegalArgumentException if the class cannot be loaded
    * @throws IllegalStateException if {@code PacedSender.Builder} has no {@code policy} method
@@ -168,7 +171,7 @@ public final class Strategies {
     }
     if (setter == null) {
       throw new IllegalStateException("PacedSender.Builder has no policy(...) method accepting " + className
-          + " (has the adaptation SPI landed?); use --configurator instead");
+          + " (is it an AdaptationPolicy?); use --configurator instead");
     }
     Method policySetter = setter;
     String label = name != null ? name : "policy-" + simpleName(className);

@@ -122,6 +122,15 @@ final class StrategiesTest {
     assertThat(run.renditions()).containsOnly(0);
   }
 
+  @Test
+  void keepup_withAConfigurator_startsFromTheRunsLadder() {
+    // A user's tweak of the default setup must not quietly lose the ladder: without it the
+    // sender asks for rendition 0 throughout (0.30 Mbit/s on every trace).
+    Strategy mine = Strategies.keepup("mine", b -> b.maxPendingFrames(4));
+    Run run = run(mine, 10.0, SimSource.Options.DEFAULT.withAllKey(true), 20);
+    assertThat(run.renditions()).contains(0, 5);
+  }
+
   /** A configurator a user might name on the command line. */
   public static final class TwentyFps implements UnaryOperator<PacedSender.Builder> {
     @Override
