@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR="${KEEPUP_BUILD_DIR:-$PWD/target}"
-mvn -B -q -Dstyle.color=never test-compile dependency:build-classpath \
+mvn -B -q test-compile dependency:build-classpath \
   -Dkeepup.buildDir="$BUILD_DIR" -Dmdep.outputFile="$BUILD_DIR/cp.txt"
 # Tests (and this benchmark) are compiled into the dev.keepup module, but run here on the plain
 # class path, where module-info is ignored; java.net.http is a default root module there.

@@ -10,7 +10,7 @@
 # await-each-send: 6 real minutes plus the build. Writes target/bench/real-trace.md and .csv.
 set -eu
 cd "$(dirname "$0")/.."
-mvn -B -q -Dstyle.color=never test-compile dependency:build-classpath -Dmdep.outputFile=target/cp-real.txt
+mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp-real.txt
 # Run from a copy of the classes: a build started meanwhile must not swap them under a long run.
 snapshot=$(mktemp -d "${TMPDIR:-/tmp}/keepup-real.XXXXXX")
 trap 'rm -rf "$snapshot"' EXIT INT TERM

@@ -6,7 +6,7 @@
 # to target/bench/signals-timeline/). Eight configurations of 22 s, one at a time: about 3.5 min.
 set -eu
 cd "$(dirname "$0")/.."
-mvn -B -q -Dstyle.color=never test-compile dependency:build-classpath -Dmdep.outputFile=target/cp-signals.txt
+mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp-signals.txt
 # Run from a copy of the classes: a build started meanwhile (mvn clean, another test run) must not
 # swap or delete them under a run that lasts minutes.
 snapshot=$(mktemp -d "${TMPDIR:-/tmp}/keepup-signals.XXXXXX")

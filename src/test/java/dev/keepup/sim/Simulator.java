@@ -168,7 +168,7 @@ public final class Simulator {
       "                          UnaryOperator<PacedSender.Builder> or Function<SimLadder, UnaryOperator<PacedSender.Builder>>,",
       "                          no-arg constructor (repeatable)",
       "  --policy CLASS[=NAME]   add PacedSender with the run's ladder and an AdaptationPolicy of CLASS (repeatable)",
-      "  (your classes: put their directory or jar in KEEPUP_SIM_CP, e.g. KEEPUP_SIM_CP=../my/target/classes)",
+      "  (your classes: their directories or jars in KEEPUP_SIM_CP, absolute or relative to the keepup clone)",
       "  --ladder MBPS,MBPS,...  renditions' mean bitrates, cheapest first; default 0.3,0.75,1.2,1.85,2.85,4.3",
       "  --fps F                 frame rate of every rendition; default 30",
       "  --gop N                 frames per GOP (KEY to KEY); default 30",

@@ -89,15 +89,18 @@ public final class Strategies {
 
   /**
    * Gives a builder the run's ladder: the one place that converts a {@link SimLadder} into the
-   * library's {@code Ladder} (its default frame-rate steps).
+   * library's {@code Ladder}, with frame-rate steps at the encoder's rate and its fractions.
    */
   public static UnaryOperator<PacedSender.Builder> withLadder(SimLadder ladder) {
-    long[] bitrates = new long[ladder.size()];
-    for (int i = 0; i < bitrates.length; i++) {
-      bitrates[i] = Math.round(ladder.mbps(i) * 1e6);
+    dev.keepup.Ladder.Builder library = dev.keepup.Ladder.builder();
+    for (int i = 0; i < ladder.size(); i++) {
+      library.rendition("r" + i, Math.round(ladder.mbps(i) * 1e6));
     }
-    dev.keepup.Ladder library = dev.keepup.Ladder.ofBitrates(bitrates);
-    return builder -> builder.ladder(library);
+    // The library's default steps (30, 15, 10, 5, 2, 1) scaled to the encoder's rate: a ladder
+    // at 30 fps gets exactly those; at 25 fps the policies must not cost renditions at 30.
+    double fps = ladder.fps();
+    dev.keepup.Ladder built = library.frameRates(fps, fps / 2, fps / 3, fps / 6, fps / 15, fps / 30).build();
+    return builder -> builder.ladder(built);
   }
 
   /** Every built-in strategy, baselines first; the simulator's default set. */

@@ -145,6 +145,7 @@ final class StrategiesTest {
     assertThat(strategy.name()).isEqualTo("custom-StrategiesTest$TwentyFps");
     Run run = run(strategy, 10.0, SimSource.Options.DEFAULT.withAllKey(true), 10);
     assertThat(run.meter().finish().shownFps()).isCloseTo(20, within(0.3));
+    assertThat(run.renditions()).as("on the run's ladder, not rendition 0 alone").contains(0, 5);
     assertThatThrownBy(() -> Strategies.fromConfiguratorClass("no.such.Class", null))
         .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("cannot instantiate no.such.Class");
     assertThatThrownBy(() -> Strategies.fromConfiguratorClass(String.class.getName(), "x"))
