@@ -39,9 +39,11 @@ import java.util.function.BooleanSupplier;
  *
  * <ul>
  *   <li>fast (the default): {@code request(1)} right after every callback;
- *   <li>{@link Builder#paced(long) paced}: after a part of {@code b} bytes the next request
- *       waits until {@code b / bytesPerSecond} seconds after the previous one was due, so the
- *       client consumes at most {@code bytesPerSecond} on average;
+ *   <li>{@link Builder#paced(long) paced}: a part of {@code b} bytes takes {@code b /
+ *       bytesPerSecond} seconds to read, from when the JDK hands it over or the previous part
+ *       was read, whichever is later; it counts as received (a message recorded, acked) and
+ *       the next request goes at the end of that time, so the client consumes at most {@code
+ *       bytesPerSecond} on average and its clock is that of a reader at that rate;
  *   <li>{@link #pauseReading() paused}: no request at all until {@link #resumeReading()}.
  * </ul>
  *
@@ -362,16 +364,42 @@ public final class JdkClient implements AutoCloseable {
     @Override
     public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
       int bytes = data.remaining();
-      String ack = null;
+      long readAt;
       synchronized (JdkClient.this) {
+        // A paced client reads a part over bytes / bytesPerSecond: it has the part, and a
+        // message is received (recorded, acked), at the end of that time, not when the JDK
+        // hands the part over. Counting from the hand-over put every paced arrival and ack one
+        // part's reading time early, which made a sender released by acks look later and one
+        // released by pongs (answered when the next callback is due, after that time) earlier.
         long now = System.nanoTime();
-        if (!inBinary) {
-          inBinary = true;
-          firstPartNanos = now;
-        }
+        readAt = bytesPerSecond > 0 ? Math.max(nextReadNanos, now) + bytes * 1_000_000_000L / bytesPerSecond : now;
+        nextReadNanos = bytesPerSecond > 0 ? readAt : nextReadNanos;
         partialSize += bytes;
         if (keepPayloads) {
           partial = append(partial, data);
+        }
+      }
+      long delay = readAt - System.nanoTime();
+      Runnable read = () -> partRead(ws, last, readAt);
+      if (delay <= 0) {
+        read.run();
+      } else {
+        try {
+          pacer.schedule(read, delay, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+          // Closed: nothing more will be read.
+        }
+      }
+      return null;
+    }
+
+    /** A part has been read at {@code readAt}: the message is complete if it was the last. */
+    private void partRead(WebSocket ws, boolean last, long readAt) {
+      String ack = null;
+      synchronized (JdkClient.this) {
+        if (!inBinary) {
+          inBinary = true;
+          firstPartNanos = readAt;
         }
         if (last) {
           byte[] payload = new byte[0];
@@ -379,12 +407,12 @@ public final class JdkClient implements AutoCloseable {
             payload = new byte[partial.position()];
             partial.flip().get(payload);
           }
-          messages.add(new Message(messages.size(), partialSize, firstPartNanos, now, payload));
+          messages.add(new Message(messages.size(), partialSize, firstPartNanos, readAt, payload));
           partial = null;
           partialSize = 0;
           inBinary = false;
           if (clientAcks) {
-            ack = String.format(Locale.ROOT, "k1 %d %.3f -1", messages.size(), now / 1e6);
+            ack = String.format(Locale.ROOT, "k1 %d %.3f -1", messages.size(), readAt / 1e6);
           }
           JdkClient.this.notifyAll();
         }
@@ -392,8 +420,7 @@ public final class JdkClient implements AutoCloseable {
       if (ack != null) {
         sendAck(ws, ack);
       }
-      readNext(ws, bytes);
-      return null;
+      request(ws);
     }
 
     @Override
