@@ -295,6 +295,37 @@ final class PacedSenderIT {
   }
 
   /**
+   * A client sends a 10 MB text message, in 64 KB fragments, where acks are at most 96
+   * characters. A whole-message handler sees it only once the container has assembled all of
+   * it, and Tyrus's default limit is 2 GiB: the sender lowers the session's limit to 1 KiB when
+   * it owns the text handler, so the container refuses the message (1009, too big) after its
+   * first fragment instead of holding it, and the sender stops with the session.
+   */
+  @Test
+  void clientSendsAHugeTextMessage_theContainerRefusesIt_senderStopsWithTheSession() throws Exception {
+    StreamSpec spec = new StreamSpec(10_000, b -> b.targetFps(30).pingEvery(0).clientAcks(true));
+    try (TyrusTestServer server = spec.server();
+        JdkClient client = JdkClient.builder(server.uri(PATH)).connect()) {
+      Stream stream = spec.awaitStream();
+      assertThat(client.awaitMessages(5, WAIT)).isTrue();
+      assertThat(stream.session.getMaxTextMessageBufferSize()).isEqualTo(1024);
+      String fragment = "k".repeat(64 * 1024);
+      try {
+        for (int i = 0; i < 160; i++) {
+          client.webSocket().sendText(fragment, i == 159).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException refused) {
+        // The server closed the connection under the client's feet: expected.
+      }
+      assertThat(client.awaitClose(WAIT)).isTrue();
+      stream.awaitSettled();
+      assertThat(stream.recorder.stopReason).isEqualTo(StopReason.SESSION_CLOSED);
+      assertThat(server.closeReasons()).extracting(r -> r.getCloseCode().getCode()).contains(1009);
+      assertOrderlyStop(stream);
+    }
+  }
+
+  /**
    * The client vanishes (abort: no close frame) while a send is stuck in the container behind
    * full kernel buffers. Grizzly fails the pending write and the handler reports the error; the
    * in-flight frame is counted as failed and the error is the stop's cause. The reason depends
@@ -661,8 +692,10 @@ final class PacedSenderIT {
     final SendGuard guard = new SendGuard();
     final Recorder recorder = new Recorder(guard);
     final PacedSender sender;
+    final Session session;
 
     Stream(Session session, StreamSpec spec) {
+      this.session = session;
       this.label = "session " + session.getId();
       PacedSender.Builder builder = PacedSender.newBuilder(guard.wrap(session))
           .source(new NumberedSource(spec.frameBytes, guard))

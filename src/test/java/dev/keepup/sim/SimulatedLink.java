@@ -120,12 +120,15 @@ public final class SimulatedLink {
             default: throw new UnsupportedOperationException("SimulatedLink.Async." + method.getName());
           }
         });
+    int[] maxText = {Integer.MAX_VALUE};
     this.session = (Session) Proxy.newProxyInstance(
         getClass().getClassLoader(), new Class<?>[] {Session.class}, (proxy, method, args) -> {
           switch (method.getName()) {
             case "getAsyncRemote": return async;
             case "isOpen": return open;
             case "getId": return "sim";
+            case "getMaxTextMessageBufferSize": return maxText[0];
+            case "setMaxTextMessageBufferSize": maxText[0] = (Integer) args[0]; return null;
             case "addMessageHandler":
               if (args.length != 2) {
                 throw new UnsupportedOperationException("SimulatedLink: addMessageHandler(MessageHandler)");

@@ -50,12 +50,15 @@ public final class FakeSession {
     this.time = time;
     RemoteEndpoint.Async async = (RemoteEndpoint.Async) Proxy.newProxyInstance(
         getClass().getClassLoader(), new Class<?>[] {RemoteEndpoint.Async.class}, asyncHandler());
+    int[] maxText = {Integer.MAX_VALUE};
     this.session = (Session) Proxy.newProxyInstance(
         getClass().getClassLoader(), new Class<?>[] {Session.class}, (proxy, method, args) -> {
           switch (method.getName()) {
             case "getAsyncRemote": return async;
             case "isOpen": return open;
             case "getId": return "fake";
+            case "getMaxTextMessageBufferSize": return maxText[0];
+            case "setMaxTextMessageBufferSize": maxText[0] = (Integer) args[0]; return null;
             case "addMessageHandler":
               MessageHandler added = (MessageHandler) args[args.length - 1];
               if (args.length == 2) {

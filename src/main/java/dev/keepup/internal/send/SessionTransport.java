@@ -53,6 +53,15 @@ public final class SessionTransport implements Transport {
     return true;
   }
 
+  /**
+   * The largest text message the container may assemble once the sender owns the session's
+   * text handler: acks are at most {@link AckProtocol#MAX_ACK_CHARS} characters, and a whole
+   * handler gets a message only once the container has buffered all of it (Tyrus's default
+   * limit is {@code Integer.MAX_VALUE}: a client could make it hold gigabytes). Over the
+   * limit the container closes the session with 1009 (message too big).
+   */
+  static final int MAX_TEXT_MESSAGE_BYTES = 1024;
+
   @Override
   public boolean addTextHandler(Consumer<String> onText) {
     MessageHandler.Whole<String> handler = onText::accept;
@@ -62,6 +71,14 @@ public final class SessionTransport implements Transport {
       return false;
     }
     added.add(handler);
+    try {
+      if (session.getMaxTextMessageBufferSize() > MAX_TEXT_MESSAGE_BYTES) {
+        session.setMaxTextMessageBufferSize(MAX_TEXT_MESSAGE_BYTES);
+      }
+    } catch (RuntimeException unsupported) {
+      // A container that will not take the limit keeps its own; the ack parser still rejects
+      // anything over MAX_ACK_CHARS, once the container has handed it over.
+    }
     return true;
   }
 
