@@ -288,7 +288,9 @@ public final class PacedSender implements AutoCloseable {
      * turns the pings after frames off; with client acks on, the sender still sends a ping
      * into an idle connection (at most once a second) to measure the round trip,
      * and with no client acks either it sends none and falls back to send completion only,
-     * which cannot tell a full kernel buffer from a fast client. Default 1.
+     * which cannot tell a full kernel buffer from a fast client. With {@code n > 1} a ping
+     * also goes after the newest frame whenever the in-flight cap holds the next one for acks
+     * no ping has asked for. Default 1.
      *
      * @throws IllegalArgumentException unless {@code 0 <= n <= 1000}
      */

@@ -166,6 +166,10 @@ public final class SendLoop implements Transport.Completion {
   private final Runnable pingTask = this::sendPing;
   /** The frame whose ping is due next, or 0; a due ping goes before the next frame. */
   private long pingDueFor;
+  /** The frame the newest ping acknowledges (0: none yet). */
+  private long lastPingSeq;
+  /** Whether the last look for a frame to send found one held back by the in-flight cap. */
+  private boolean capHeld;
   /**
    * What a ping thread is sending: a frame's sequence number, {@link #PROBE} for an RTT probe,
    * or {@link #NO_PING}. No frame is sent meanwhile, so the ping keeps its place in the stream.
@@ -661,6 +665,7 @@ public final class SendLoop implements Transport.Completion {
       if (pingDueFor != 0) {
         // The ping goes right after its frame completed, when the socket has just taken data.
         pingInFlightFor = pingDueFor;
+        lastPingSeq = pingDueFor;
         pingDueFor = 0;
       } else if (tracker != null && !pingsUnanswered && tracker.rttProbeDue(now)) {
         // Nothing is queued toward the client: a ping now measures the bare round trip.
@@ -668,6 +673,14 @@ public final class SendLoop implements Transport.Completion {
       }
     }
     Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
+    if (frame == null && capHeld && pingInFlightFor == NO_PING && pingDueFor == 0 && inFlight == null
+        && config.pingEvery() > 1 && framesSent > lastPingSeq) {
+      // The cap holds a frame until acks come, and the newest frames sent have no ping behind
+      // them: with pingEvery(k) the next ping was due after a frame the cap will not let go,
+      // and the sender waited out the stall timeout (17 frames in 10 s at 2 Mbit/s). Ask now.
+      pingInFlightFor = framesSent;
+      lastPingSeq = framesSent;
+    }
     if (frame != null) {
       sendsThisPass++;
       if (framesSent == 0) {
@@ -982,6 +995,7 @@ public final class SendLoop implements Transport.Completion {
   }
 
   private Frame nextToSend(long now) {
+    capHeld = false;
     if (inFlight != null || pending.isEmpty() || now - earliestNextSendAt < 0) {
       return null;
     }
@@ -996,6 +1010,7 @@ public final class SendLoop implements Transport.Completion {
         // Held back: wake when the queue should have drained, or, with no rate to tell, when
         // an ack arrives (the pong handler pumps) or at the stall timeout at the latest.
         capWakeAt = now + (wait > 0 ? wait : config.stallAfterNanos());
+        capHeld = true;
         return null;
       }
     }
