@@ -537,8 +537,12 @@ final class PacedSenderTest {
     PacedSender first = builder(keyFrames(100)).pingEvery(1).clientAcks(true).build();
     first.start();
     assertThat(fake.handlers()).hasSize(2);
+    // Acks are at most 96 characters: the container may not assemble more than 1 KiB of text
+    // while the sender owns the text handler, and gets its own limit back afterwards.
+    assertThat(fake.session().getMaxTextMessageBufferSize()).isEqualTo(1024);
     first.close();
     assertThat(fake.handlers()).isEmpty();
+    assertThat(fake.session().getMaxTextMessageBufferSize()).isEqualTo(Integer.MAX_VALUE);
     PacedSender second = builder(keyFrames(100)).pingEvery(1).build();
     second.start();
     assertThat(fake.handlers()).hasSize(1);

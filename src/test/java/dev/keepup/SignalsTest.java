@@ -278,6 +278,17 @@ final class SignalsTest {
   }
 
   @Test
+  void pingEveryThird_onALinkWithRoom_pingsAThirdOfTheFrames() {
+    SimulatedLink link = link(40.0); // 12 Mbit/s of frames: the cap never holds one
+    PacedSender sender = sender(link).pingEvery(3).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(10));
+    SenderStats stats = sender.stats();
+    assertThat(stats.framesSent()).isGreaterThan(290);
+    assertThat(stats.pingsSent()).isBetween(stats.framesSent() / 3 - 2, stats.framesSent() / 3 + 12); // + RTT probes
+  }
+
+  @Test
   void signals_beforeAnySend_areEmpty() {
     SimulatedLink link = link(2.0);
     PacedSender sender = sender(link).build();

@@ -62,6 +62,9 @@ public final class SessionTransport implements Transport {
    */
   static final int MAX_TEXT_MESSAGE_BYTES = 1024;
 
+  /** The session's text limit before the sender lowered it, to put back on stop; -1: untouched. */
+  private int previousTextLimit = -1;
+
   @Override
   public boolean addTextHandler(Consumer<String> onText) {
     MessageHandler.Whole<String> handler = onText::accept;
@@ -72,8 +75,10 @@ public final class SessionTransport implements Transport {
     }
     added.add(handler);
     try {
-      if (session.getMaxTextMessageBufferSize() > MAX_TEXT_MESSAGE_BYTES) {
+      int limit = session.getMaxTextMessageBufferSize();
+      if (limit > MAX_TEXT_MESSAGE_BYTES) {
         session.setMaxTextMessageBufferSize(MAX_TEXT_MESSAGE_BYTES);
+        previousTextLimit = limit;
       }
     } catch (RuntimeException unsupported) {
       // A container that will not take the limit keeps its own; the ack parser still rejects
@@ -92,6 +97,15 @@ public final class SessionTransport implements Transport {
       }
     }
     added.clear();
+    if (previousTextLimit >= 0) {
+      // The session outlives the sender: the host's own text, later, gets its old limit.
+      try {
+        session.setMaxTextMessageBufferSize(previousTextLimit);
+      } catch (RuntimeException closedOrGone) {
+        // Nothing to give back to.
+      }
+      previousTextLimit = -1;
+    }
   }
 
   @Override
