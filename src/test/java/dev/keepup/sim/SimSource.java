@@ -15,7 +15,7 @@ import java.util.Random;
  *
  * <p><b>Stream.</b> Frame {@code i} of every rendition is captured at {@code start + i/fps}.
  * With delta coding (the default) a rendition is a sequence of GOPs of {@code gopFrames}
- * frames: a {@link FrameKind#KEY}, then alternately {@link FrameKind#DISPOSABLE} and {@link
+ * frames (or, with {@code referencesOnly}, every non-KEY frame a DELTA): a {@link FrameKind#KEY}, then alternately {@link FrameKind#DISPOSABLE} and {@link
  * FrameKind#DELTA} (position 1, 3, 5... disposable; 2, 4, 6... delta). A DELTA references the
  * previous reference frame (the DELTA two before it, or the KEY); a DISPOSABLE references the
  * reference frame just before it and nothing references it. {@link #requestKeyFrame} makes the
@@ -59,10 +59,18 @@ public final class SimSource implements FrameSource {
    * @param sigma shape of the lognormal size variation (0: constant sizes)
    * @param allKey every frame a KEY, of equal mean size (JPEG-like); GOP settings unused
    * @param seed seed of the size variation
+   * @param referencesOnly every non-KEY frame a DELTA (IPPP, as a zero-latency encoder without
+   *     B-frames or temporal layers makes): none is DISPOSABLE
    */
-  public record Options(int gopFrames, double keyToDelta, double sigma, boolean allKey, long seed) {
+  public record Options(int gopFrames, double keyToDelta, double sigma, boolean allKey, long seed,
+      boolean referencesOnly) {
     /** GOP of 30, keyframes 5x a delta, sigma 0.25, delta coding, seed 1. */
     public static final Options DEFAULT = new Options(30, 5.0, 0.25, false, 1);
+
+    /** With DISPOSABLE frames between the DELTAs. */
+    public Options(int gopFrames, double keyToDelta, double sigma, boolean allKey, long seed) {
+      this(gopFrames, keyToDelta, sigma, allKey, seed, false);
+    }
 
     public Options {
       if (gopFrames < 1) {
@@ -77,15 +85,19 @@ public final class SimSource implements FrameSource {
     }
 
     public Options withAllKey(boolean allKey) {
-      return new Options(gopFrames, keyToDelta, sigma, allKey, seed);
+      return new Options(gopFrames, keyToDelta, sigma, allKey, seed, referencesOnly);
     }
 
     public Options withGopFrames(int gopFrames) {
-      return new Options(gopFrames, keyToDelta, sigma, allKey, seed);
+      return new Options(gopFrames, keyToDelta, sigma, allKey, seed, referencesOnly);
     }
 
     public Options withSeed(long seed) {
-      return new Options(gopFrames, keyToDelta, sigma, allKey, seed);
+      return new Options(gopFrames, keyToDelta, sigma, allKey, seed, referencesOnly);
+    }
+
+    public Options withReferencesOnly(boolean referencesOnly) {
+      return new Options(gopFrames, keyToDelta, sigma, allKey, seed, referencesOnly);
     }
   }
 
@@ -304,7 +316,7 @@ public final class SimSource implements FrameSource {
         kind = FrameKind.KEY;
         gopStart = i;
       } else {
-        kind = (i - gopStart) % 2 == 1 ? FrameKind.DISPOSABLE : FrameKind.DELTA;
+        kind = !options.referencesOnly() && (i - gopStart) % 2 == 1 ? FrameKind.DISPOSABLE : FrameKind.DELTA;
       }
       double sigma = options.sigma();
       double noise = sigma == 0 ? 1 : Math.exp(sigma * random.nextGaussian() - sigma * sigma / 2);

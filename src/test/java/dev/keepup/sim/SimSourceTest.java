@@ -144,6 +144,17 @@ final class SimSourceTest {
   }
 
   @Test
+  void referencesOnly_makesEveryNonKeyFrameADelta_ofTheSameSizes() {
+    SimSource ippp = source(SimSource.Options.DEFAULT.withReferencesOnly(true));
+    SimSource ibp = source(SimSource.Options.DEFAULT);
+    for (int i = 0; i < 60; i++) {
+      FrameKind expected = i % 30 == 0 ? FrameKind.KEY : FrameKind.DELTA;
+      assertThat(ippp.planned(2, i).kind()).as("frame %d", i).isEqualTo(expected);
+      assertThat(ippp.planned(2, i).size()).isEqualTo(ibp.planned(2, i).size());
+    }
+  }
+
+  @Test
   void requestKeyFrame_makesTheNextFrameAKey_andRestartsTheGop() {
     SimSource source = source(SimSource.Options.DEFAULT);
     toFrame(10);

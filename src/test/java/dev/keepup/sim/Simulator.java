@@ -175,6 +175,7 @@ public final class Simulator {
       "  --key-ratio K           mean KEY size over mean DELTA size; default 5",
       "  --sigma S               lognormal size variation; default 0.25",
       "  --all-key               every frame a KEY (JPEG-like)",
+      "  --references-only       every non-KEY frame a DELTA (IPPP: no DISPOSABLE frames to shed)",
       "  --seed N                seed of the frame sizes; default 1",
       "  --rtt-ms MS             propagation round trip; default 40",
       "  --queue BYTES           socket buffer + bottleneck queue, e.g. 700k, 4m; default 700k (k = 1000, m = 10^6)",
@@ -198,6 +199,7 @@ public final class Simulator {
     double keyRatio = options.keyToDelta();
     double sigma = options.sigma();
     boolean allKey = false;
+    boolean referencesOnly = false;
     long seed = options.seed();
     double rttMillis = 40;
     long queue = 700_000;
@@ -220,6 +222,7 @@ public final class Simulator {
         case "--key-ratio" -> keyRatio = Double.parseDouble(value(args, ++i, a));
         case "--sigma" -> sigma = Double.parseDouble(value(args, ++i, a));
         case "--all-key" -> allKey = true;
+        case "--references-only" -> referencesOnly = true;
         case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
         case "--rtt-ms" -> rttMillis = Double.parseDouble(value(args, ++i, a));
         case "--queue" -> queue = parseBytes(value(args, ++i, a));
@@ -238,7 +241,7 @@ public final class Simulator {
       }
     }
     SimLadder ladder = ladderSpec == null ? new SimLadder(SimLadder.DEFAULT.mbps(), fps) : SimLadder.parse(ladderSpec, fps);
-    SimRun.Config config = new SimRun.Config(ladder, new SimSource.Options(gop, keyRatio, sigma, allKey, seed),
+    SimRun.Config config = new SimRun.Config(ladder, new SimSource.Options(gop, keyRatio, sigma, allKey, seed, referencesOnly),
         Math.round(rttMillis * 1e6 / 2), queue, burst);
 
     List<Strategy> strategies = new ArrayList<>();
@@ -313,7 +316,7 @@ public final class Simulator {
     md.append(String.format(Locale.ROOT,
         "Ladder %s; %s, GOP %d frames, KEY %.1fx a delta, sigma %.2f, seed %d. Link: RTT %.0f ms, queue %d bytes%s."
             + " %d runs in %.1f s wall on %d threads.%n%n",
-        config.ladder(), o.allKey() ? "all-KEY (JPEG-like)" : "delta coding", o.gopFrames(), o.keyToDelta(), o.sigma(),
+        config.ladder(), o.allKey() ? "all-KEY (JPEG-like)" : o.referencesOnly() ? "delta coding, references only (IPPP)" : "delta coding", o.gopFrames(), o.keyToDelta(), o.sigma(),
         o.seed(), config.oneWayDelayNanos() * 2 / 1e6, config.queueBytes(),
         config.burstBytes() > 0 ? ", burst " + config.burstBytes() + " bytes" : "", results.size(), wallSeconds, threads));
     for (Map.Entry<String, List<SimRun.Result>> e : bySet.entrySet()) {
