@@ -90,18 +90,27 @@ final class AdaptationTest {
     return new SimulatedLink(time, BandwidthTrace.of(0, mbit), 20 * MS, 700_000);
   }
 
+  /**
+   * Produces {@code produced} of frames, starts the sender, checks it reached the top rendition
+   * within 15 s, drops the link to 1 Mbit/s and runs 10 s more; returns when the drop came
+   * (from the start).
+   */
+  private long climbToTopThenDropTo1Mbit(SimulatedLink link, PacedSender sender, Duration produced) {
+    produce(produced);
+    sender.start();
+    time.advance(Duration.ofSeconds(15));
+    assertThat(sender.stats().decision().rendition()).as("climbed to the top").isEqualTo(5);
+    link.setRate(1_000_000);
+    long drop = time.read() - start;
+    time.advance(Duration.ofSeconds(10));
+    return drop;
+  }
+
   @Test
   void defaults_stepDownAndBackUp_reactFastRecoverWithinSixSeconds() {
     SimulatedLink link = link(8.0);
     PacedSender sender = sender(link, AdaptationPolicy.defaults());
-    produce(Duration.ofSeconds(40));
-    sender.start();
-    time.advance(Duration.ofSeconds(15));
-    assertThat(sender.stats().decision().rendition()).as("climbed to the top on 8 Mbit/s").isEqualTo(5);
-
-    link.setRate(1_000_000);
-    long drop = time.read() - start;
-    time.advance(Duration.ofSeconds(10));
+    long drop = climbToTopThenDropTo1Mbit(link, sender, Duration.ofSeconds(40));
     long reaction = decisions.stream().filter(d -> d[0] > drop).mapToLong(d -> d[0] - drop).min().orElse(Long.MAX_VALUE);
     assertThat(reaction).as("acts within 300 ms of the drop").isLessThanOrEqualTo(300 * MS);
     // Ideally at 0.75 Mbit/s or less; the cap skips frames when above, keeping age down.
@@ -131,14 +140,7 @@ final class AdaptationTest {
   void defaults_dropUnderAnAppLimitedStream_reactsBeforeBuffersFill() {
     SimulatedLink link = link(100.0);
     PacedSender sender = sender(link, AdaptationPolicy.defaults());
-    produce(Duration.ofSeconds(30));
-    sender.start();
-    time.advance(Duration.ofSeconds(15));
-    assertThat(sender.stats().decision().rendition()).as("climbed to the top on 100 Mbit/s").isEqualTo(5);
-
-    link.setRate(1_000_000);
-    long drop = time.read() - start;
-    time.advance(Duration.ofSeconds(10));
+    long drop = climbToTopThenDropTo1Mbit(link, sender, Duration.ofSeconds(30));
     long atOrBelow075 = decisions.stream().filter(d -> d[0] > drop && d[1] <= 1)
         .mapToLong(d -> d[0] - drop).min().orElse(Long.MAX_VALUE);
     double maxAge = arrivals.stream().filter(a -> a[0] >= drop).mapToDouble(a -> (a[0] + start - a[1]) / 1e6)

@@ -14,6 +14,7 @@ import dev.keepup.sim.SimLadder;
 import dev.keepup.sim.SimRun;
 import dev.keepup.sim.SimSource;
 import dev.keepup.sim.SimViewer;
+import dev.keepup.sim.Simulator;
 import dev.keepup.sim.Strategies;
 import dev.keepup.sim.Strategy;
 import jakarta.websocket.Session;
@@ -518,9 +519,9 @@ public final class RealTraceBenchmark {
         case "--all-key" -> source = source.withAllKey(true);
         case "--seed" -> source = source.withSeed(Long.parseLong(value(args, ++i, a)));
         case "--rtt-ms" -> rtt = Double.parseDouble(value(args, ++i, a));
-        case "--sim-queue" -> simQueue = parseBytes(value(args, ++i, a));
-        case "--relay-queue" -> relayQueue = (int) parseBytes(value(args, ++i, a));
-        case "--relay-bucket" -> relayBucket = (int) parseBytes(value(args, ++i, a));
+        case "--sim-queue" -> simQueue = Simulator.parseBytes(value(args, ++i, a));
+        case "--relay-queue" -> relayQueue = (int) Simulator.parseBytes(value(args, ++i, a));
+        case "--relay-bucket" -> relayBucket = (int) Simulator.parseBytes(value(args, ++i, a));
         case "--out" -> out = Path.of(value(args, ++i, a));
         case "--quick" -> seconds = 10;
         case "--help", "-h" -> {
@@ -564,19 +565,6 @@ public final class RealTraceBenchmark {
       throw new IllegalArgumentException(option + " needs a value");
     }
     return args[i];
-  }
-
-  static long parseBytes(String text) {
-    String t = text.trim().toLowerCase(Locale.ROOT);
-    long unit = 1;
-    if (t.endsWith("k")) {
-      unit = 1000;
-      t = t.substring(0, t.length() - 1);
-    } else if (t.endsWith("m")) {
-      unit = 1_000_000;
-      t = t.substring(0, t.length() - 1);
-    }
-    return Math.round(Double.parseDouble(t) * unit);
   }
 
   private static void log(String format, Object... args) {

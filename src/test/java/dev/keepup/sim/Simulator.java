@@ -337,7 +337,8 @@ public final class Simulator {
     return args[i];
   }
 
-  static long parseBytes(String text) {
+  /** Parses a byte count with an optional {@code k} (10^3) or {@code m} (10^6) suffix: "700k", "4m". */
+  public static long parseBytes(String text) {
     String t = text.strip().toLowerCase(Locale.ROOT);
     long unit = 1;
     if (t.endsWith("k")) {

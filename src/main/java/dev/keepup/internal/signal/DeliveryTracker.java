@@ -115,7 +115,7 @@ public final class DeliveryTracker {
     }
     int i = (int) (seq & MASK);
     long queuedBefore = estimatedQueuedBytes(now);
-    long aheadOfLink = queueAheadOfLink(now);
+    long aheadOfLink = aheadOfLink(queuedBefore, now);
     if (sentSeq == ackedSeq) {
       // Nothing in flight: the delivery clock restarts here (tcp_rate.c does the same).
       lastAckAt = now;
@@ -273,17 +273,21 @@ public final class DeliveryTracker {
 
   private void advance(long seq, long now, long deliveredAt) {
     int i = (int) (seq & MASK);
-    if (timingSuspect(i, now)) {
-      // Acked, but its timing is this process's stall: no samples from it.
-      frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
-      acked = true;
-      lastAckArrivalAt = now;
-      ackedSeq = seq;
-      cumAcked = cumBytes[i];
-      lastAckAt = now;
-      lastAckedSentAt = sentAt[i];
-      return;
+    if (!timingSuspect(i, now)) {
+      // Acked either way; with its timing this process's stall, it gives no samples.
+      sample(i, now);
     }
+    frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
+    acked = true;
+    lastAckArrivalAt = now;
+    ackedSeq = seq;
+    cumAcked = cumBytes[i];
+    lastAckAt = now;
+    lastAckedSentAt = sentAt[i];
+  }
+
+  /** Takes the rate, RTT, burst and queue-delay samples of frame slot {@code i}'s ack, before it counts as acked. */
+  private void sample(int i, long now) {
     if (sentIdle[i]) {
       // Sent into an empty pipe: send to ack is the RTT plus the frame's own transmission, an
       // upper bound that only counts until probes give the real thing.
@@ -320,13 +324,6 @@ public final class DeliveryTracker {
     // took ten seconds to forget a two-second spike, and stayed "falling behind" all along.
     double weight = -Math.expm1(-(double) Math.max(0, now - lastAckArrivalAt) / QUEUE_DELAY_TIME_CONSTANT_NANOS);
     queueDelayNanos = acked ? queueDelayNanos + (delay - queueDelayNanos) * weight : delay;
-    frameAgeNanos = Math.max(0, deliveredAt - captureAt[i]);
-    acked = true;
-    lastAckArrivalAt = now;
-    ackedSeq = seq;
-    cumAcked = delivered;
-    lastAckAt = now;
-    lastAckedSentAt = sentAt[i];
   }
 
   /**
@@ -403,11 +400,11 @@ public final class DeliveryTracker {
    * bottleneck, read as queued there: at a 100 ms round trip, a 100 ms backlog on an idle link.
    */
   long queueAheadOfLink(long now) {
-    long queued = estimatedQueuedBytes(now);
-    if (queued == 0) {
-      return 0;
-    }
-    return Math.max(0, queued - (long) (drainRate() * minRtt(now) / SECOND));
+    return aheadOfLink(estimatedQueuedBytes(now), now);
+  }
+
+  private long aheadOfLink(long queued, long now) {
+    return queued == 0 ? 0 : Math.max(0, queued - (long) (drainRate() * minRtt(now) / SECOND));
   }
 
   /**
