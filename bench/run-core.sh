@@ -1,12 +1,13 @@
 #!/bin/sh
 # Runs the "Core: pacing accuracy and overhead" benchmark of docs/benchmarks.md.
 #
-#   bench/run-core.sh [--rounds N] [--seconds S] [--pacing-seconds S] [--quick]
+#   bench/run-core.sh [--rounds N] [--slices K] [--seconds S] [--pacing-seconds S]
+#                     [--sizes B,B] [--variants V,V] [--quick] [--help]
 #
 # Compiles main and test classes, then runs dev.keepup.bench.CoreBenchmark (in
 # src/test/java) on the plain class path. Prints a Markdown table and writes it to
-# target/bench/core.md. Takes about 5 minutes with the defaults; --quick checks that it
-# works in about 40 s (figures meaningless). KEEPUP_BUILD_DIR=/abs/dir builds elsewhere
+# target/bench/core.md. Takes about 4 minutes with the defaults; --quick checks that it
+# works in about a minute (figures meaningless). KEEPUP_BUILD_DIR=/abs/dir builds elsewhere
 # than target/ (the pom's keepup.buildDir), so it can run beside another build.
 set -eu
 cd "$(dirname "$0")/.."

@@ -197,6 +197,12 @@ public final class PacedSender implements AutoCloseable {
      * loop hands itself to the scheduler after 2 ms on the thread that started it or a
      * container thread, and after 20 ms on a scheduler thread, so it never keeps a thread that
      * others need.
+     *
+     * <p>With pings on (the default), the in-flight cap keeps what is queued toward the client
+     * to about a round trip's worth, which is what a live stream wants and what bulk transfer
+     * does not: over loopback, 1 KiB frames ran at about 0.73 of a raw send loop with pings,
+     * and at 0.93-0.97 of it without ({@code docs/benchmarks.md}). For bulk transfer, set {@link
+     * #pingEvery pingEvery(0)}.
      */
     public Builder unpaced() {
       this.targetFps = Double.POSITIVE_INFINITY;
@@ -290,7 +296,10 @@ public final class PacedSender implements AutoCloseable {
      * and with no client acks either it sends none and falls back to send completion only,
      * which cannot tell a full kernel buffer from a fast client. With {@code n > 1} a ping
      * also goes after the newest frame whenever the in-flight cap holds the next one for acks
-     * no ping has asked for. Default 1.
+     * no ping has asked for. Pings after frames go at most once a millisecond: at higher frame
+     * rates (an {@link #unpaced()} stream of small frames) the ping goes after the newest frame
+     * that completed once the millisecond is up, since each ping holds the next frame back
+     * until it has been written. Default 1.
      *
      * @throws IllegalArgumentException unless {@code 0 <= n <= 1000}
      */

@@ -288,6 +288,51 @@ final class SignalsTest {
     assertThat(stats.pingsSent()).isBetween(stats.framesSent() / 3 - 2, stats.framesSent() / 3 + 12); // + RTT probes
   }
 
+  /** Unpaced 1 KiB frames over a fast link: thousands of frames a second, each one short. */
+  private PacedSender.Builder smallFramesUnpaced(SimulatedLink link, int frames) {
+    int[] left = {frames};
+    return sender(link).unpaced().source(rendition -> {
+      if (left[0] == 0) {
+        return null;
+      }
+      left[0]--;
+      ByteBuffer payload = ByteBuffer.allocate(1024);
+      payload.putLong(0, time.read());
+      return Frame.of(payload, time.read());
+    });
+  }
+
+  @Test
+  void pingsAfterFrames_areSpacedAMillisecondApart_andStillAckTheNewestFrame() {
+    SimulatedLink link = link(400.0); // 50 MB/s: a 1 KiB frame takes 20 us
+    PacedSender sender = smallFramesUnpaced(link, Integer.MAX_VALUE).build();
+    sender.start();
+    time.advance(Duration.ofSeconds(1));
+    SenderStats stats = sender.stats();
+    // A ping after every frame made each frame wait for it (0.15 of a raw send loop at 1 KiB
+    // over loopback); spaced, frames flow between pings. The cap still asks for a ping
+    // whenever it holds a frame for acks (here about every other millisecond on this 40 ms
+    // round trip), which costs nothing: nothing else could go. Before spacing: one a frame.
+    assertThat(stats.framesSent()).isGreaterThan(5_000);
+    assertThat(stats.pingsSent()).isLessThan(stats.framesSent() / 2);
+    assertThat(stats.acksAccepted()).isGreaterThan(1_000);
+    assertThat(stats.signals().acked()).isTrue();
+  }
+
+  @Test
+  void aSpacedPing_stillGoesWhenTheFramesStop() {
+    SimulatedLink link = link(400.0);
+    PacedSender sender = smallFramesUnpaced(link, 5).build();
+    sender.start();
+    time.advance(Duration.ofMillis(200));
+    SenderStats stats = sender.stats();
+    // Five frames back to back: the pings after frames 2 to 5 fell within the first one's
+    // millisecond; the ping that waited still goes once the frames stop, and acks the last.
+    assertThat(stats.framesCompleted()).isEqualTo(5);
+    assertThat(stats.signals().unackedBytes()).isZero();
+    assertThat(stats.signals().acked()).isTrue();
+  }
+
   @Test
   void signals_beforeAnySend_areEmpty() {
     SimulatedLink link = link(2.0);

@@ -34,9 +34,10 @@ import java.util.function.Supplier;
  * client draining as fast as it can, both in this JVM). Prints a Markdown table and writes it
  * to {@code target/bench/core.md}. Run with {@code bench/run-core.sh}; see docs/benchmarks.md.
  *
- * <p>Options: {@code --rounds N} (default 12), {@code --seconds S} per throughput round
- * (default 1.5), {@code --pacing-seconds S} per frame rate (default 10), {@code --quick} (1
- * round of 1 s, 2 s of pacing: checks the program works, figures meaningless).
+ * <p>Options ({@code --help} lists them): {@code --rounds N} connections per message size
+ * (default 8), {@code --slices K} turns of every variant on each (default 4), {@code --seconds
+ * S} measured per turn (default 0.5), {@code --pacing-seconds S} per frame rate (default 10),
+ * {@code --quick} (checks the program works in about a minute, figures meaningless).
  *
  * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
  */
@@ -44,9 +45,10 @@ public final class CoreBenchmark {
   private static final String PATH = "/bench";
   private static final Duration WAIT = Duration.ofSeconds(10);
   private static final int PACING_FRAME_BYTES = 10_000;
-  private static final double WARMUP_SECONDS = 0.7;
+  private static final double WARMUP_SECONDS = 0.3;
 
   private final int rounds;
+  private final int slices;
   private final double roundSeconds;
   private final double pacingSeconds;
   private final int[] sizes;
@@ -55,9 +57,10 @@ public final class CoreBenchmark {
   private final java.util.concurrent.BlockingQueue<Session> sessions =
       new java.util.concurrent.LinkedBlockingQueue<>();
 
-  private CoreBenchmark(int rounds, double roundSeconds, double pacingSeconds, int[] sizes,
-      List<Variant> variants) throws Exception {
+  private CoreBenchmark(int rounds, int slices, double roundSeconds, double pacingSeconds,
+      int[] sizes, List<Variant> variants) throws Exception {
     this.rounds = rounds;
+    this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
     this.roundSeconds = roundSeconds;
@@ -66,16 +69,18 @@ public final class CoreBenchmark {
   }
 
   public static void main(String[] args) throws Exception {
-    // Many short rounds rather than a few long ones: on a shared machine a round's throughput
-    // swings by +-30%, and the median of 12 interleaved rounds resolves a 5% gap; 5 did not.
-    int rounds = 12;
-    double seconds = 1.5;
+    // Many short turns, side by side on each connection (see throughputRound): on a shared
+    // 2-core machine a connection's throughput swings by up to 2x for the same sender.
+    int rounds = 8;
+    int slices = 4;
+    double seconds = 0.5;
     double pacing = 10;
     int[] sizes = {1 << 10, 64 << 10};
     List<Variant> variants = List.of(Variant.values());
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+        case "--slices" -> slices = Integer.parseInt(args[++i]);
         case "--seconds" -> seconds = Double.parseDouble(args[++i]);
         case "--pacing-seconds" -> pacing = Double.parseDouble(args[++i]);
         case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
@@ -83,14 +88,16 @@ public final class CoreBenchmark {
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--quick" -> {
           rounds = 1;
-          seconds = 1;
+          slices = 2;
+          seconds = 0.5;
           pacing = 2;
         }
         case "--help", "-h" -> {
           System.out.println(String.join("\n",
               "Usage: bench/run-core.sh [options]   (docs/benchmarks.md, \"Core\")",
-              "  --rounds N            throughput rounds, variants interleaved; default 12",
-              "  --seconds S           measured seconds per throughput round; default 1.5",
+              "  --rounds N            throughput: connections per message size; default 8",
+              "  --slices K            turns of every variant on each connection; default 4",
+              "  --seconds S           measured seconds per turn; default 0.5",
               "  --pacing-seconds S    seconds per pacing rate (30 and 60 fps); default 10",
               "  --sizes B,B           message sizes; default 1024,65536",
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines)",
@@ -101,7 +108,7 @@ public final class CoreBenchmark {
       }
     }
     String report;
-    CoreBenchmark bench = new CoreBenchmark(rounds, seconds, pacing, sizes, variants);
+    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants);
     try {
       report = bench.run();
     } finally {
@@ -120,24 +127,11 @@ public final class CoreBenchmark {
     Map<String, List<Run>> runs = new LinkedHashMap<>();
     log("throughput warm-up");
     for (int size : sizes) {
-      for (Variant v : variants) {
-        throughput(v, size, Math.min(1, roundSeconds));
-      }
+      throughputRound(size, 1, roundSeconds, null, 0);
     }
     for (int round = 0; round < rounds; round++) {
       for (int size : sizes) {
-        // Alternate the order so a slow drift (another tenant, thermal) hits every variant alike.
-        List<Variant> order = new ArrayList<>(variants);
-        if (round % 2 == 1) {
-          java.util.Collections.reverse(order);
-        }
-        for (Variant v : order) {
-          Run r = throughput(v, size, roundSeconds);
-          runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
-          log("round %d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
-                  + " %6.1f us CPU/msg", round + 1, size, v.label, r.messagesPerSecond(),
-              r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
-        }
+        throughputRound(size, slices, roundSeconds, runs, round);
       }
     }
     // Pacing after the throughput rounds, so that it measures a JIT-compiled sender, as in a
@@ -446,11 +440,14 @@ public final class CoreBenchmark {
   }
 
   /**
-   * One round: a fresh draining client, a warm-up (long enough for the kernel buffers, up to
-   * tens of MB on loopback, to fill, so the window sees the steady state), then a timed window
-   * in which both the sender's completions and the client's arrivals are counted.
+   * One round: a fresh draining client and its session, on which every variant takes
+   * {@code slices} turns, the order rotated each turn. Variants share the connection because
+   * a connection's throughput depends on how its threads happen to land on the cores: fresh
+   * connections for each variant differed by up to 2x for the same sender, drowning a 5% gap.
+   * Turns next to each other on one connection see the same luck, and their ratio cancels it.
    */
-  private Run throughput(Variant variant, int size, double seconds) throws Exception {
+  private void throughputRound(int size, int slices, double seconds, Map<String, List<Run>> runs,
+      int round) throws Exception {
     long tConnect = System.nanoTime();
     try (DrainClient client = DrainClient.connect(server.uri(PATH))) {
       Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
@@ -458,67 +455,95 @@ public final class CoreBenchmark {
       if (session == null) {
         throw new IllegalStateException("no session");
       }
-      ByteBuffer payload = ByteBuffer.allocate(size);
-      Supplier<Long> completed;
-      Runnable stop;
-      CountDownLatch settled = new CountDownLatch(1);
-      Runnable begin;
-      if (variant == Variant.RAW) {
-        RawLoop loop = new RawLoop(session, payload, settled);
-        begin = loop::start;
-        completed = loop.completed::get;
-        stop = loop::stop;
-      } else if (variant == Variant.RAW_LOOP) {
-        TrampolinedLoop loop = new TrampolinedLoop(session, payload, settled);
-        begin = loop::run;
-        completed = loop.completed::get;
-        stop = loop::stop;
-      } else {
-        PacedSender sender = PacedSender.newBuilder(session)
-            .unpaced()
-            .pingEvery(variant == Variant.PACED ? 0 : 1)
-            .source(rendition -> Frame.of(payload, System.nanoTime()))
-            .build();
-        begin = sender::start;
-        completed = () -> sender.stats().framesCompleted();
-        stop = () -> {
-          sender.close();
-          awaitSettled(sender);
-          SenderStats s = sender.stats();
-          log("  %s: pings %d, acks %d, pongs ignored %d, min RTT %s, delivery rate %.1f Mbit/s,"
-                  + " send latency avg %s", variant.label, s.pingsSent(), s.acksAccepted(),
-              s.pongsIgnored(), s.signals().minRtt(), s.signals().deliveryRateBitsPerSecond() / 1e6,
-              s.sendLatencyAvg());
-          settled.countDown();
-        };
+      for (int slice = 0; slice < slices; slice++) {
+        List<Variant> order = new ArrayList<>(variants);
+        java.util.Collections.rotate(order, slice);
+        if ((round + slice) % 2 == 1) {
+          // Reversed too, so that no variant always follows the same one.
+          java.util.Collections.reverse(order);
+        }
+        for (Variant v : order) {
+          Run r = slice(v, session, client, size, seconds);
+          if (runs != null) {
+            runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
+            log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
+                    + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
+                r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
+          }
+        }
       }
-      // Every variant starts on a thread of its own: while the socket takes each write at once,
-      // sends complete inline and the loop keeps the starting thread (a PacedSender built with
-      // unpaced() does too: start() returns only once a send completes asynchronously).
-      Thread starter = new Thread(begin, "bench-start");
-      starter.setDaemon(true);
-      starter.start();
-      Thread.sleep((long) (WARMUP_SECONDS * 1000));
-      long m0 = completed.get();
-      long r0 = client.messages();
-      long c0 = cpuNanos();
-      long t0 = System.nanoTime();
-      Thread.sleep((long) (seconds * 1000));
-      long m1 = completed.get();
-      long r1 = client.messages();
-      long t1 = System.nanoTime();
-      long c1 = cpuNanos();
-      // The client keeps reading until the last send completed; then it hangs up, rather than
-      // read the megabytes still queued toward it.
-      stop.run();
-      if (!settled.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new IllegalStateException(variant + ": the last send did not complete");
-      }
-      starter.join(WAIT.toMillis());
-      trace("settled in %.0f ms", (System.nanoTime() - t1) / 1e6);
-      long received = r1 - r0;
-      return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
     }
+  }
+
+  /**
+   * One variant's turn on an open session: a warm-up (the kernel buffers, up to a few MB on
+   * loopback, drain what the previous turn left and fill again, so the window sees the steady
+   * state), then a timed window in which both the sender's completions and the client's
+   * arrivals are counted; then the sender stops and its last send completes.
+   */
+  private Run slice(Variant variant, Session session, DrainClient client, int size, double seconds)
+      throws Exception {
+    ByteBuffer payload = ByteBuffer.allocate(size);
+    Supplier<Long> completed;
+    Runnable stop;
+    CountDownLatch settled = new CountDownLatch(1);
+    Runnable begin;
+    if (variant == Variant.RAW) {
+      RawLoop loop = new RawLoop(session, payload, settled);
+      begin = loop::start;
+      completed = loop.completed::get;
+      stop = loop::stop;
+    } else if (variant == Variant.RAW_LOOP) {
+      TrampolinedLoop loop = new TrampolinedLoop(session, payload, settled);
+      begin = loop::run;
+      completed = loop.completed::get;
+      stop = loop::stop;
+    } else {
+      PacedSender sender = PacedSender.newBuilder(session)
+          .unpaced()
+          .pingEvery(variant == Variant.PACED ? 0 : 1)
+          .source(rendition -> Frame.of(payload, System.nanoTime()))
+          .build();
+      begin = sender::start;
+      completed = () -> sender.stats().framesCompleted();
+      stop = () -> {
+        sender.close();
+        awaitSettled(sender);
+        SenderStats s = sender.stats();
+        trace("  %s: pings %d, acks %d, pongs ignored %d, min RTT %s, delivery rate %.1f Mbit/s,"
+                + " send latency avg %s", variant.label, s.pingsSent(), s.acksAccepted(),
+            s.pongsIgnored(), s.signals().minRtt(), s.signals().deliveryRateBitsPerSecond() / 1e6,
+            s.sendLatencyAvg());
+        settled.countDown();
+      };
+    }
+    // Every variant starts on a thread of its own: while the socket takes each write at once,
+    // sends complete inline and the loop keeps the starting thread (a PacedSender built with
+    // unpaced() does too: start() returns only once a send completes asynchronously).
+    Thread starter = new Thread(begin, "bench-start");
+    starter.setDaemon(true);
+    starter.start();
+    Thread.sleep((long) (WARMUP_SECONDS * 1000));
+    long m0 = completed.get();
+    long r0 = client.messages();
+    long c0 = cpuNanos();
+    long t0 = System.nanoTime();
+    Thread.sleep((long) (seconds * 1000));
+    long m1 = completed.get();
+    long r1 = client.messages();
+    long t1 = System.nanoTime();
+    long c1 = cpuNanos();
+    stop.run();
+    if (!settled.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException(variant + ": the last send did not complete");
+    }
+    starter.join(WAIT.toMillis());
+    if (!session.isOpen()) {
+      throw new IllegalStateException(variant + ": the session closed");
+    }
+    trace("settled in %.0f ms", (System.nanoTime() - t1) / 1e6);
+    long received = r1 - r0;
+    return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
   }
 
   /**
@@ -696,12 +721,16 @@ public final class CoreBenchmark {
           p.timerP50Ms, p.timerP99Ms, p.timerMaxMs, p.timerRestarts));
     }
     b.append(String.format(Locale.ROOT,
-        "%nUnpaced throughput: one session, fast JDK client draining, medians of %d interleaved"
-            + " rounds of %.1f s (after %.1f s warm-up each), counted at the client; MB = 10^6"
-            + " bytes; CPU is the whole process (server, client, sender) per message.%n%n",
-        rounds, roundSeconds, WARMUP_SECONDS));
+        "%nUnpaced throughput: one send in flight, fast JDK client draining, %d connections per"
+            + " message size, on each %d turns of every variant (order rotated) of %.1f s after"
+            + " %.1f s of warm-up, counted at the client; msg/s, MB/s and CPU are medians over"
+            + " the %d turns; MB = 10^6 bytes; CPU is the whole process (server, client, sender)"
+            + " per message. Ratios: of the medians; then the median of the per-turn ratios, each"
+            + " turn against the baseline's turn in the same slice of the same connection, with"
+            + " its 95%% confidence interval (order statistics).%n%n",
+        rounds, slices, roundSeconds, WARMUP_SECONDS, rounds * slices));
     b.append("| message | sender | msg/s | MB/s | CPU us/msg | vs raw from handler: ratio of medians;"
-        + " per-round median (IQR) | vs raw trampolined: same |\n");
+        + " per-turn median [95% CI] | vs raw trampolined: same |\n");
     b.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (int size : sizes) {
       for (Variant v : variants) {
@@ -723,19 +752,43 @@ public final class CoreBenchmark {
   }
 
   /**
-   * Ratio of medians, then the median and interquartile range of the per-round ratios (each
-   * round ran the variants side by side, so a round's ratio cancels the drift between rounds).
+   * Ratio of medians, then the median of the per-turn ratios and its 95% confidence interval
+   * (the turns of one slice ran side by side on one connection, so their ratio cancels what
+   * differs between connections and slices).
    */
   private static String ratio(List<Run> runs, List<Run> baseline) {
-    double[] perRound = new double[runs.size()];
-    for (int i = 0; i < runs.size(); i++) {
-      perRound[i] = runs.get(i).messagesPerSecond() / baseline.get(i).messagesPerSecond();
+    if (baseline == null) {
+      return "-";
     }
-    Arrays.sort(perRound);
+    double[] perTurn = new double[runs.size()];
+    for (int i = 0; i < runs.size(); i++) {
+      perTurn[i] = runs.get(i).messagesPerSecond() / baseline.get(i).messagesPerSecond();
+    }
+    Arrays.sort(perTurn);
     double ofMedians = median(runs.stream().mapToDouble(Run::messagesPerSecond).toArray())
         / median(baseline.stream().mapToDouble(Run::messagesPerSecond).toArray());
-    return String.format(Locale.ROOT, "**%.2f**; %.2f (%.2f-%.2f)", ofMedians, median(perRound),
-        percentile(perRound, 25), percentile(perRound, 75));
+    int[] ci = medianConfidenceRanks(perTurn.length);
+    return String.format(Locale.ROOT, "**%.2f**; %.2f [%.2f-%.2f]", ofMedians, median(perTurn),
+        perTurn[ci[0]], perTurn[ci[1]]);
+  }
+
+  /**
+   * Indexes (0-based, into sorted samples) of a distribution-free confidence interval of at
+   * least 95% for the median of {@code n} samples: the widest k with P(Binomial(n, 1/2) < k)
+   * at most 2.5% gives the interval [k-th, (n+1-k)-th]. For n < 6 no such k exists, and the
+   * interval is the whole range.
+   */
+  static int[] medianConfidenceRanks(int n) {
+    double tail = 0;
+    double pmf = Math.pow(0.5, n);
+    int k = 0;
+    // tail = P(X <= k - 1) after each step; grow k while P(X <= k) stays within 2.5%.
+    while (k < n / 2 && tail + pmf <= 0.025) {
+      tail += pmf;
+      pmf = pmf * (n - k) / (k + 1);
+      k++;
+    }
+    return new int[] {k, n - 1 - k};
   }
 
   // ---------------------------------------------------------------------------------------

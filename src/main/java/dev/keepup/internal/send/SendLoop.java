@@ -78,6 +78,14 @@ public final class SendLoop implements Transport.Completion {
   private static final long LOCAL_STALL_NANOS = 50_000_000L;
   /** No pong or client ack this long after the first send means the client never answers. */
   private static final long PINGS_UNANSWERED_AFTER_NANOS = 3 * SECOND;
+  /**
+   * At most one ping after frames per millisecond. A ping is a hop to the ping executor with no
+   * frame sent meanwhile, dear when frames are small and come back to back: pinging each 1 KiB
+   * frame of an unpaced stream over loopback cut its throughput to 0.15 of a raw send loop,
+   * one a millisecond to about 0.75 (bench/run-core.sh). At frame rates below 1000 fps it
+   * never binds, and acks once a millisecond still see far past any kernel buffer.
+   */
+  private static final long MIN_PING_SPACING_NANOS = 1_000_000L;
 
   /** Everything the builder decided; validated there. */
   public record Config(
@@ -122,6 +130,8 @@ public final class SendLoop implements Transport.Completion {
 
   // Guarded by lock.
   private State state = State.NEW;
+  /** {@code state == STOPPED}, readable without the lock. */
+  private volatile boolean stopped;
   private StopReason stopReason;
   private final ArrayDeque<Frame> pending;
   /**
@@ -168,6 +178,8 @@ public final class SendLoop implements Transport.Completion {
   private long pingDueFor;
   /** The frame the newest ping acknowledges (0: none yet). */
   private long lastPingSeq;
+  /** When the last ping after a frame started: pings are spaced (see pingDue). */
+  private long lastPingAt;
   /** Whether the last look for a frame to send found one held back by the in-flight cap. */
   private boolean capHeld;
   /**
@@ -250,6 +262,7 @@ public final class SendLoop implements Transport.Completion {
       earliestNextSendAt = nextTickAt;
       ackFloodRefilledAt = nextTickAt;
       ackFloodTokens = ACK_FLOOD_BURST;
+      lastPingAt = nextTickAt - MIN_PING_SPACING_NANOS;
     } finally {
       lock.unlock();
     }
@@ -546,6 +559,11 @@ public final class SendLoop implements Transport.Completion {
 
   /** With the lock released: once stopped, the session gets its handlers back. */
   private void releaseIfStopped() {
+    if (!stopped) {
+      // Read without the lock: every pass ends here, and a lock taken once more per frame is
+      // one more place for a completion on another thread to queue behind the loop.
+      return;
+    }
     boolean release;
     lock.lock();
     try {
@@ -648,7 +666,7 @@ public final class SendLoop implements Transport.Completion {
     if (sendsThisPass == 0) {
       passStartedAt = now;
     }
-    boolean tickDue = now - nextTickAt >= 0 && (!unpaced() || readyForFrame());
+    boolean tickDue = now - nextTickAt >= 0 && (!unpaced() || readyForFrame(now));
     if (tickDue && unpaced() && !passMaySend(now)) {
       // This pass has had its time: the loop goes on from a scheduler task, once this pass
       // has let go of the work counter (see pump).
@@ -662,24 +680,22 @@ public final class SendLoop implements Transport.Completion {
       }
     }
     if (inFlight == null && pingInFlightFor == NO_PING) {
-      if (pingDueFor != 0) {
+      if (pingDue(now)) {
         // The ping goes right after its frame completed, when the socket has just taken data.
-        pingInFlightFor = pingDueFor;
-        lastPingSeq = pingDueFor;
-        pingDueFor = 0;
-      } else if (tracker != null && !pingsUnanswered && tracker.rttProbeDue(now)) {
+        startPing(pingDueFor, now);
+      } else if (pingDueFor == 0 && tracker != null && !pingsUnanswered && tracker.rttProbeDue(now)) {
         // Nothing is queued toward the client: a ping now measures the bare round trip.
         pingInFlightFor = PROBE;
       }
     }
     Frame frame = pingInFlightFor == NO_PING ? nextToSend(now) : null;
-    if (frame == null && capHeld && pingInFlightFor == NO_PING && pingDueFor == 0 && inFlight == null
-        && config.pingEvery() > 1 && framesSent > lastPingSeq) {
+    if (frame == null && capHeld && pingInFlightFor == NO_PING && inFlight == null
+        && config.pingEvery() > 0 && framesSent > lastPingSeq) {
       // The cap holds a frame until acks come, and the newest frames sent have no ping behind
       // them: with pingEvery(k) the next ping was due after a frame the cap will not let go,
-      // and the sender waited out the stall timeout (17 frames in 10 s at 2 Mbit/s). Ask now.
-      pingInFlightFor = framesSent;
-      lastPingSeq = framesSent;
+      // and the sender waited out the stall timeout (17 frames in 10 s at 2 Mbit/s); or the
+      // ping waits out its spacing. Nothing else can go now, so the ping costs nothing: ask.
+      startPing(framesSent, now);
     }
     if (frame != null) {
       sendsThisPass++;
@@ -778,8 +794,25 @@ public final class SendLoop implements Transport.Completion {
     return intervalNanos == 0;
   }
 
-  private boolean readyForFrame() {
-    return inFlight == null && pending.isEmpty() && pingInFlightFor == NO_PING && pingDueFor == 0;
+  private boolean readyForFrame(long now) {
+    return inFlight == null && pending.isEmpty() && pingInFlightFor == NO_PING && !pingDue(now);
+  }
+
+  /**
+   * Whether the ping asked for after a frame may go: at most one per {@link
+   * #MIN_PING_SPACING_NANOS}. Frames go meanwhile, and a later completion moves the ping to the
+   * newer frame, so a spaced ping still follows the newest frame the socket has taken.
+   */
+  private boolean pingDue(long now) {
+    return pingDueFor != 0 && now - lastPingAt >= MIN_PING_SPACING_NANOS;
+  }
+
+  /** Under the lock: the ping after frame {@code seq} is the next thing to go. */
+  private void startPing(long seq, long now) {
+    pingInFlightFor = seq;
+    lastPingSeq = seq;
+    lastPingAt = now;
+    pingDueFor = 0;
   }
 
   private void tick(long now) {
@@ -1198,6 +1231,7 @@ public final class SendLoop implements Transport.Completion {
       return;
     }
     state = State.STOPPED;
+    stopped = true;
     stopReason = reason;
     if (wake != null) {
       wake.cancel();
@@ -1217,7 +1251,14 @@ public final class SendLoop implements Transport.Completion {
 
   private void scheduleWake(long now) {
     // Unpaced and busy: the completion (or the ping's) wakes the loop, not a timer.
-    long at = unpaced() && (!readyForFrame() || handoffDue) ? Long.MAX_VALUE : nextTickAt;
+    long at = unpaced() && (!readyForFrame(now) || handoffDue) ? Long.MAX_VALUE : nextTickAt;
+    if (pingDueFor != 0 && inFlight == null && pingInFlightFor == NO_PING && !handoffDue) {
+      // A spaced ping waits for its time, and nothing else may wake the loop before then.
+      long pingAt = lastPingAt + MIN_PING_SPACING_NANOS;
+      if (at == Long.MAX_VALUE || pingAt - at < 0) {
+        at = pingAt;
+      }
+    }
     if (inFlight == null && pingInFlightFor == NO_PING && !pending.isEmpty()) {
       // A frame waits for the byte-rate cap or the in-flight cap, not for a completion.
       long sendAt = Math.max(earliestNextSendAt - now, capWakeAt == Long.MAX_VALUE ? 0 : capWakeAt - now);
