@@ -126,6 +126,15 @@ public final class SendLoop implements Transport.Completion {
   private final Transport transport;
   private final ReentrantLock lock = new ReentrantLock();
   private final AtomicInteger workInProgress = new AtomicInteger();
+  /**
+   * The thread inside {@code sendBinary} for this loop, if any. Written only by the thread
+   * that holds the work counter; read by completions on any thread, which need only know
+   * whether it is themselves (a thread never reads its own old write back).
+   */
+  private Thread inlineThread;
+  /** A completion that came inside sendBinary, for the loop's next step; loop thread only. */
+  private boolean completedInline;
+  private Throwable inlineError;
   private final Runnable wakeTask = this::onWake;
 
   // Guarded by lock.
@@ -454,6 +463,15 @@ public final class SendLoop implements Transport.Completion {
 
   @Override
   public void onSendComplete(Throwable errorOrNull) {
+    if (Thread.currentThread() == inlineThread && !completedInline) {
+      // Inside sendBinary, on the loop's own thread (the socket took the write at once): the
+      // loop takes the completion on its next step, under the lock it takes anyway, instead
+      // of a lock, a clock read and a pass of its own here. Small frames sent back to back
+      // complete this way; every 100 ns a frame cost ~2.5% of 1 KiB throughput (CoreBenchmark).
+      completedInline = true;
+      inlineError = errorOrNull;
+      return;
+    }
     lock.lock();
     try {
       complete(config.ticker().read(), errorOrNull);
@@ -493,7 +511,15 @@ public final class SendLoop implements Transport.Completion {
       lock.lock();
       Frame inFlightBefore = inFlight;
       try {
-        toSend = step(config.ticker().read());
+        long now = config.ticker().read();
+        if (completedInline) {
+          completedInline = false;
+          Throwable error = inlineError;
+          inlineError = null;
+          complete(now, error);
+          inFlightBefore = inFlight;
+        }
+        toSend = step(now);
         ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
         pingDispatched |= ping;
       } catch (RuntimeException | Error failure) {
@@ -506,7 +532,9 @@ public final class SendLoop implements Transport.Completion {
         lock.unlock();
       }
       if (toSend != null) {
+        inlineThread = Thread.currentThread();
         transmit(toSend);
+        inlineThread = null;
       } else if (ping) {
         dispatchPing();
       }
@@ -518,7 +546,10 @@ public final class SendLoop implements Transport.Completion {
         handOff();
         break;
       }
-      missed = workInProgress.addAndGet(-missed);
+      if (!completedInline) {
+        // (With a completion taken inline, this thread goes round again: it is this pass's.)
+        missed = workInProgress.addAndGet(-missed);
+      }
     } while (missed != 0);
     releaseIfStopped();
   }
