@@ -6,17 +6,21 @@
 #
 # Compiles main and test classes, then runs dev.keepup.bench.CoreBenchmark (in
 # src/test/java) on the plain class path. Prints a Markdown table and writes it to
-# target/bench/core.md. Takes about 4 minutes with the defaults; --quick checks that it
-# works in about a minute (figures meaningless). KEEPUP_BUILD_DIR=/abs/dir builds elsewhere
-# than target/ (the pom's keepup.buildDir), so it can run beside another build.
+# target/bench/core.md, with one row per measured turn in target/bench/core-turns.csv (see
+# --pool). Takes about 4 minutes with the defaults; --quick checks that it works in about a
+# minute (figures meaningless). KEEPUP_BUILD_DIR=/abs/dir builds (and writes) elsewhere than
+# target/ (the pom's keepup.buildDir), so it can run beside another build.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR="${KEEPUP_BUILD_DIR:-$PWD/target}"
-mvn -B -q test-compile dependency:build-classpath \
+# KEEPUP_MVN_ARGS adds Maven options, such as -o to build offline.
+# shellcheck disable=SC2086
+mvn -B -q ${KEEPUP_MVN_ARGS:-} test-compile dependency:build-classpath \
   -Dkeepup.buildDir="$BUILD_DIR" -Dmdep.outputFile="$BUILD_DIR/cp.txt"
 # Tests (and this benchmark) are compiled into the dev.keepup module, but run here on the plain
 # class path, where module-info is ignored; java.net.http is a default root module there.
 exec java -Xms512m -Xmx512m \
   -Djava.util.logging.config.file=bench/logging.properties \
+  -Dkeepup.bench.out="$BUILD_DIR/bench/core.md" \
   -cp "$BUILD_DIR/classes:$BUILD_DIR/test-classes:$(cat "$BUILD_DIR/cp.txt")" \
   dev.keepup.bench.CoreBenchmark "$@"

@@ -201,7 +201,7 @@ public final class PacedSender implements AutoCloseable {
      * <p>With pings on (the default), the in-flight cap keeps what is queued toward the client
      * to about a round trip's worth, which is what a live stream wants and what bulk transfer
      * does not: over loopback, 1 KiB frames ran at about 0.7 of a raw send loop with pings,
-     * and at 0.97-0.99 of it without ({@code docs/benchmarks.md}). For bulk transfer, set {@link
+     * and at 0.91-0.99 of it without ({@code docs/benchmarks.md}). For bulk transfer, set {@link
      * #pingEvery pingEvery(0)}.
      */
     public Builder unpaced() {
@@ -296,10 +296,11 @@ public final class PacedSender implements AutoCloseable {
      * and with no client acks either it sends none and falls back to send completion only,
      * which cannot tell a full kernel buffer from a fast client. With {@code n > 1} a ping
      * also goes after the newest frame whenever the in-flight cap holds the next one for acks
-     * no ping has asked for. Pings after frames go at most once a millisecond: at higher frame
-     * rates (an {@link #unpaced()} stream of small frames) the ping goes after the newest frame
-     * that completed once the millisecond is up, since each ping holds the next frame back
-     * until it has been written. Default 1.
+     * no ping has asked for (those are never held back: nothing else could go). The pings
+     * after frames go at most once a millisecond, since each holds the next frame back until
+     * it has been written: at higher frame rates (an {@link #unpaced()} stream of small
+     * frames) frames go on meanwhile, and the ping goes once the millisecond is up, after the
+     * newest frame it was due for (with {@code n = 1}, the newest that completed). Default 1.
      *
      * @throws IllegalArgumentException unless {@code 0 <= n <= 1000}
      */

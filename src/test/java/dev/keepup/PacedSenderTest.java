@@ -565,6 +565,95 @@ final class PacedSenderTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Timeout(value = 10, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+  void tickerThatThrowsWithAnInlineCompletionPending_stopsAndAccountsForTheFrame() {
+    // The send completes inside sendBinary, and the loop takes that completion on its next
+    // step, after reading the clock; a clock that throws there once spun the loop for good.
+    boolean[] broken = {false};
+    fake.onSend(data -> broken[0] = true);
+    IllegalStateException clockBroke = new IllegalStateException("clock broke");
+    PacedSender sender = builder(keyFrames(100)).targetFps(10)
+        .ticker(() -> {
+          if (broken[0]) {
+            throw clockBroke;
+          }
+          return time.read();
+        }).build();
+    sender.start(); // returns, and does not throw into the caller
+    broken[0] = false; // for stats()
+    assertThat(listener.stops).containsExactly(StopReason.INTERNAL_ERROR);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void sendBinaryThatThrowsAnError_failsTheFrameAndStops() {
+    fake.onSend(data -> {
+      throw new AssertionError("a container bug");
+    });
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start(); // must not throw into the caller
+    assertThat(listener.stops).containsExactly(StopReason.SEND_FAILED);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void completionCalledTwiceInsideSendBinary_countsEachFrameOnce() {
+    fake.completion(Completion.INLINE_TWICE);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(950));
+    SenderStats stats = sender.stats();
+    assertThat(stats.framesSent()).isEqualTo(10);
+    assertThat(stats.framesCompleted()).isEqualTo(10);
+    assertThat(stats.framesFailed()).isZero();
+    assertThat(listener.stops).isEmpty();
+    assertThat(stats.isBalanced()).isTrue();
+  }
+
+  @Test
+  void closeFromInsideSendBinary_completesTheFrameAndStops() {
+    PacedSender[] sender = new PacedSender[1];
+    fake.onSend(data -> sender[0].close());
+    sender[0] = builder(keyFrames(100)).targetFps(10).build();
+    sender[0].start();
+    time.advance(Duration.ofMillis(500));
+    assertThat(listener.stops).containsExactly(StopReason.CLOSED);
+    assertThat(fake.sends()).hasSize(1);
+    assertThat(sender[0].stats().framesCompleted()).isEqualTo(1);
+    assertThat(sender[0].stats().framesInFlight()).isZero();
+    assertThat(sender[0].stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void pingDeferredBySpacing_goesWhenItsMillisecondIsUp_notAtTheNextTick() {
+    // Frame 1 completes late, just before the next tick, and its ping goes; frame 2 then
+    // completes within the millisecond, so its ping waits for the spacing, and a wake must
+    // send it then: without one it waited for the tick after (33 ms).
+    fake.completion(Completion.MANUAL);
+    List<Long> pingTimes = new ArrayList<>();
+    fake.onPing(payload -> {
+      if (payload.getLong(8) != 0) { // not the RTT probe into the idle connection at start
+        pingTimes.add(time.read());
+      }
+    });
+    long start = time.read();
+    PacedSender sender = builder(keyFrames(100)).targetFps(30).pingEvery(1)
+        .pingExecutor(Runnable::run).build();
+    sender.start();
+    time.advance(Duration.ofNanos(32_800_000));
+    fake.completion(Completion.INLINE);
+    fake.completeNext();
+    assertThat(pingTimes).containsExactly(start + 32_800_000);
+    time.advance(Duration.ofMillis(7));
+    assertThat(fake.sends()).hasSize(2);
+    assertThat(pingTimes).containsExactly(start + 32_800_000, start + 33_800_000);
+  }
+
+  @Test
   void sourceThatClosesTheSenderInsidePoll_hasItsFrameSkippedAsClosed() {
     PacedSender[] sender = new PacedSender[1];
     sender[0] = builder(rendition -> {

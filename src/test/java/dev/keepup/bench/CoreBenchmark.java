@@ -54,6 +54,8 @@ public final class CoreBenchmark {
   private final int[] sizes;
   private final List<Variant> variants;
   private final TyrusTestServer server;
+  /** One CSV row per measured turn, written beside the report for pooling runs (--pool). */
+  private final List<String> turnRows = new ArrayList<>();
   private final java.util.concurrent.BlockingQueue<Session> sessions =
       new java.util.concurrent.LinkedBlockingQueue<>();
 
@@ -86,6 +88,10 @@ public final class CoreBenchmark {
         case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
             .map(Variant::valueOf).toList();
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+        case "--pool" -> {
+          pool(java.util.Arrays.stream(args[++i].split(",")).map(Path::of).toList());
+          return;
+        }
         case "--quick" -> {
           rounds = 1;
           slices = 2;
@@ -102,7 +108,9 @@ public final class CoreBenchmark {
               "  --sizes B,B           message sizes; default 1024,65536",
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines);",
               "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send",
-              "  --quick               a one-minute smoke run whose figures mean nothing"));
+              "  --quick               a one-minute smoke run whose figures mean nothing",
+              "  --pool A.csv,B.csv    no run: pools the per-turn CSVs of earlier runs (each run",
+              "                        writes core-turns.csv beside core.md) and prints the ratios"));
           return;
         }
         default -> throw new IllegalArgumentException("unknown option: " + args[i] + " (--help lists them)");
@@ -116,10 +124,12 @@ public final class CoreBenchmark {
       bench.server.close();
     }
     System.out.println(report);
-    Path out = Path.of("target", "bench", "core.md");
-    Files.createDirectories(out.getParent());
+    Path out = Path.of(System.getProperty("keepup.bench.out", "target/bench/core.md"));
+    Files.createDirectories(out.toAbsolutePath().getParent());
     Files.writeString(out, report);
-    System.out.println("Written to " + out.toAbsolutePath());
+    Path turns = out.resolveSibling("core-turns.csv");
+    Files.writeString(turns, TURNS_HEADER + "\n" + String.join("\n", bench.turnRows) + "\n");
+    System.out.println("Written to " + out.toAbsolutePath() + " and " + turns.toAbsolutePath());
     System.exit(0);
   }
 
@@ -472,6 +482,8 @@ public final class CoreBenchmark {
           Run r = slice(v, session, client, size, seconds);
           if (runs != null) {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
+            turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f", size, round + 1,
+                slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage()));
             log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
                 r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
@@ -789,21 +801,96 @@ public final class CoreBenchmark {
 
   /**
    * Indexes (0-based, into sorted samples) of a distribution-free confidence interval of at
-   * least 95% for the median of {@code n} samples: the widest k with P(Binomial(n, 1/2) < k)
-   * at most 2.5% gives the interval [k-th, (n+1-k)-th]. For n < 6 no such k exists, and the
+   * least 95% for the median of {@code n} samples: [X(a), X(n+1-a)] in 1-based order
+   * statistics covers the median with probability 1 - 2 P(Binomial(n, 1/2) <= a - 1), so a is
+   * the largest rank that keeps P(B <= a - 1) within 2.5%. Below n = 6 no rank does, and the
    * interval is the whole range.
    */
   static int[] medianConfidenceRanks(int n) {
-    double tail = 0;
+    // a: 1-based rank; cdf: P(B <= a - 1), grown one term at a time while it stays in 2.5%.
     double pmf = Math.pow(0.5, n);
-    int k = 0;
-    // tail = P(X <= k - 1) after each step; grow k while P(X <= k) stays within 2.5%.
-    while (k < n / 2 && tail + pmf <= 0.025) {
-      tail += pmf;
-      pmf = pmf * (n - k) / (k + 1);
-      k++;
+    double cdf = pmf; // P(B <= 0), for a = 1
+    int a = 0;
+    int i = 0;
+    while (i < n / 2 && cdf <= 0.025) {
+      a = i + 1;
+      pmf = pmf * (n - i) / (i + 1);
+      cdf += pmf;
+      i++;
     }
-    return new int[] {k, n - 1 - k};
+    return a == 0 ? new int[] {0, n - 1} : new int[] {a - 1, n - a};
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Pooling runs.
+
+  private static final String TURNS_HEADER =
+      "size,round,slice,variant,msgPerSecond,completedPerSecond,cpuMicrosPerMessage";
+
+  /**
+   * Pools the per-turn rows of several runs: for every message size, variant and baseline, the
+   * median of the per-turn ratios (each turn against the baseline's turn in the same slice of
+   * the same connection) and, more conservatively since turns on one connection are not
+   * independent, the median over connections of each connection's median ratio; each with
+   * its 95% interval.
+   */
+  private static void pool(List<Path> files) throws IOException {
+    // (file, size, round, slice) -> variant -> msg/s
+    Map<String, Map<String, Double>> slices = new LinkedHashMap<>();
+    for (Path file : files) {
+      List<String> lines = Files.readAllLines(file);
+      if (lines.isEmpty() || !lines.get(0).equals(TURNS_HEADER)) {
+        throw new IllegalArgumentException(file + ": not a core-turns.csv (header " + TURNS_HEADER + ")");
+      }
+      for (String line : lines.subList(1, lines.size())) {
+        if (line.isBlank()) {
+          continue;
+        }
+        String[] f = line.split(",");
+        String slice = file + "|" + f[0] + "|" + f[1] + "|" + f[2];
+        slices.computeIfAbsent(slice, k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
+      }
+    }
+    StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+        "Pooled from %d files, %d slices. Per turn: median of per-turn ratios [95%% CI];"
+            + " per connection: median of the connections' median ratios [95%% CI].%n%n",
+        files.size(), slices.size()));
+    b.append("| message | sender | baseline | turns | per turn | connections | per connection |\n");
+    b.append("| ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+    for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name())) {
+      // size -> variant -> connection -> ratios
+      Map<String, Map<String, Map<String, List<Double>>>> ratios = new java.util.TreeMap<>(
+          java.util.Comparator.comparingInt(Integer::parseInt));
+      slices.forEach((slice, byVariant) -> {
+        Double base = byVariant.get(baseline);
+        if (base == null) {
+          return;
+        }
+        String[] k = slice.split("\\|");
+        String connection = k[0] + "|" + k[2];
+        byVariant.forEach((variant, rate) -> {
+          if (!variant.equals(baseline)) {
+            ratios.computeIfAbsent(k[1], x -> new LinkedHashMap<>())
+                .computeIfAbsent(variant, x -> new LinkedHashMap<>())
+                .computeIfAbsent(connection, x -> new ArrayList<>()).add(rate / base);
+          }
+        });
+      });
+      ratios.forEach((size, byVariant) -> byVariant.forEach((variant, byConnection) -> {
+        double[] turns = byConnection.values().stream().flatMap(List::stream)
+            .mapToDouble(Double::doubleValue).sorted().toArray();
+        double[] connections = byConnection.values().stream()
+            .mapToDouble(l -> median(l.stream().mapToDouble(Double::doubleValue).toArray())).sorted().toArray();
+        int[] t = medianConfidenceRanks(turns.length);
+        int[] c = medianConfidenceRanks(connections.length);
+        int bytes = Integer.parseInt(size);
+        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.3f [%.3f-%.3f] | %d | %.3f [%.3f-%.3f] |%n",
+            bytes >= 1024 ? (bytes >> 10) + " KiB" : bytes + " B", variant, baseline, turns.length,
+            median(turns), turns[t[0]], turns[t[1]], connections.length, median(connections),
+            connections[c[0]], connections[c[1]]));
+      }));
+    }
+    System.out.print(b);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ public final class FakeSession {
     /** Inside {@code sendBinary}, before it returns (as Tyrus does when the socket has room). */
     INLINE,
     /** When the test calls {@link #completeNext}. */
-    MANUAL
+    MANUAL,
+    /** Inside {@code sendBinary}, twice: a container bug the library must survive. */
+    INLINE_TWICE
   }
 
   /** One send the container accepted. */
@@ -134,6 +136,9 @@ public final class FakeSession {
     outstanding = handler;
     if (completion == Completion.INLINE) {
       completeNext();
+    } else if (completion == Completion.INLINE_TWICE) {
+      completeNext();
+      handler.onResult(new SendResult());
     }
   }
 

@@ -510,13 +510,17 @@ public final class SendLoop implements Transport.Completion {
       boolean ping;
       lock.lock();
       Frame inFlightBefore = inFlight;
+      // Taken out before anything can throw: a pending inline completion left set would send
+      // this thread round again for good (see the end of the loop).
+      boolean inlinePending = completedInline;
+      Throwable inlineFailure = inlineError;
+      completedInline = false;
+      inlineError = null;
       try {
         long now = config.ticker().read();
-        if (completedInline) {
-          completedInline = false;
-          Throwable error = inlineError;
-          inlineError = null;
-          complete(now, error);
+        if (inlinePending) {
+          complete(now, inlineFailure);
+          inlinePending = false;
           inFlightBefore = inFlight;
         }
         toSend = step(now);
@@ -527,14 +531,19 @@ public final class SendLoop implements Transport.Completion {
         // stop cleanly rather than leave the loop wedged behind its work counter.
         toSend = null;
         ping = false;
-        internalFailure(failure, inFlight != inFlightBefore ? inFlight : null);
+        // A frame made in flight by this step, or one whose inline completion was never
+        // taken: either way it fails with the loop, so that it is accounted for.
+        internalFailure(failure, inlinePending || inFlight != inFlightBefore ? inFlight : null);
       } finally {
         lock.unlock();
       }
       if (toSend != null) {
         inlineThread = Thread.currentThread();
-        transmit(toSend);
-        inlineThread = null;
+        try {
+          transmit(toSend);
+        } finally {
+          inlineThread = null;
+        }
       } else if (ping) {
         dispatchPing();
       }
@@ -678,9 +687,10 @@ public final class SendLoop implements Transport.Completion {
   private void transmit(Frame frame) {
     try {
       transport.sendBinary(frame.payload().duplicate());
-    } catch (RuntimeException refused) {
+    } catch (RuntimeException | Error refused) {
       // Tomcat throws on an overlapping send and most containers on a closed session: either
-      // way this frame has failed, and the completion path stops the loop.
+      // way this frame has failed, and the completion path stops the loop. An Error too: let
+      // through, it would leave the loop wedged behind its work counter and the frame in flight.
       onSendComplete(refused);
     }
   }

@@ -1,0 +1,37 @@
+package dev.keepup.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/** The benchmark's statistics; the benchmark itself runs from bench/run-core.sh. */
+final class CoreBenchmarkTest {
+
+  @Test
+  void medianConfidenceRanks_matchTheBinomialTable() {
+    // 1-based ranks from the binomial distribution: n = 10 -> 2..9, n = 32 -> 10..23,
+    // n = 144 -> 60..85 (coverage 97.9%, 98.0% and 96.3%); below 6 the whole range.
+    assertThat(CoreBenchmark.medianConfidenceRanks(10)).containsExactly(1, 8);
+    assertThat(CoreBenchmark.medianConfidenceRanks(32)).containsExactly(9, 22);
+    assertThat(CoreBenchmark.medianConfidenceRanks(144)).containsExactly(59, 84);
+    assertThat(CoreBenchmark.medianConfidenceRanks(5)).containsExactly(0, 4);
+    assertThat(CoreBenchmark.medianConfidenceRanks(6)).containsExactly(0, 5);
+  }
+
+  @Test
+  void medianConfidenceRanks_coverAtLeast95Percent() {
+    for (int n = 6; n <= 200; n++) {
+      int[] ranks = CoreBenchmark.medianConfidenceRanks(n);
+      // Coverage of [X(lo+1), X(hi+1)]: P(lo + 1 <= B <= hi), B ~ Binomial(n, 1/2).
+      double coverage = 0;
+      double pmf = Math.pow(0.5, n);
+      for (int k = 0; k <= n; k++) {
+        if (k >= ranks[0] + 1 && k <= ranks[1]) {
+          coverage += pmf;
+        }
+        pmf = pmf * (n - k) / (k + 1);
+      }
+      assertThat(coverage).as("n = %d", n).isGreaterThanOrEqualTo(0.95);
+    }
+  }
+}
