@@ -26,7 +26,6 @@ public final class DeliveryTracker {
   private static final long RTT_WINDOW_NANOS = 10 * SECOND;
   private static final long OFFSET_WINDOW_NANOS = 30 * SECOND;
   private static final long MIN_WAIT_NANOS = 200_000L;
-  /** About 11 days of a client's monotonic clock: beyond it a timestamp is garbage. */
   /** About 100 years: a client clock's origin may be anything, and its times must fit in nanos. */
   private static final long MAX_CLIENT_TIME_NANOS = 3_000_000_000L * SECOND;
   private static final long RTT_PROBE_INTERVAL_NANOS = SECOND;
@@ -170,11 +169,6 @@ public final class DeliveryTracker {
   }
 
   /**
-   * Returns whether the min RTT is too old to trust: no probe has found the pipe empty for a
-   * whole window. The send loop then holds frames until everything is acked, and probes (BBR's
-   * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
-   */
-  /**
    * Gives up on a probe whose pong has not come in {@link #PROBE_TIMEOUT_NANOS}: pongs can be
    * lost (the JDK client answers only the newest of pings that queue up, a host may not pass
    * pongs on), and an outstanding probe would otherwise stop probing for good.
@@ -186,6 +180,11 @@ public final class DeliveryTracker {
     }
   }
 
+  /**
+   * Returns whether the min RTT is too old to trust: no probe has found the pipe empty for a
+   * whole window. The send loop then holds frames until everything is acked, and probes (BBR's
+   * ProbeRTT does the same), so that a link that is never idle cannot keep a stale RTT forever.
+   */
   public boolean rttStale(long now) {
     expireProbe(now);
     // The first probes of a connection often read high (slow start, a cold path): re-probe
