@@ -615,6 +615,65 @@ final class PacedSenderTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Timeout(value = 10, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+  void completionCalledTwiceInside_withAClockThatThrows_stopsAndAccountsForTheFrame() {
+    // The second call takes the locked path, whose clock read threw out of sendBinary's
+    // catch and out of the loop, leaving it wedged with the frame in flight.
+    fake.completion(Completion.INLINE_TWICE);
+    boolean[] broken = {false};
+    fake.onSend(data -> broken[0] = true);
+    PacedSender sender = builder(keyFrames(100)).targetFps(10)
+        .ticker(() -> {
+          if (broken[0]) {
+            throw new IllegalStateException("clock broke");
+          }
+          return time.read();
+        }).build();
+    sender.start(); // returns, and does not throw into the caller
+    broken[0] = false;
+    assertThat(listener.stops).containsExactly(StopReason.INTERNAL_ERROR);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void inlineErrorThenAThrowFromSendBinary_failsTheFrameOnce() {
+    fake.duringSend(handler -> {
+      handler.onResult(new jakarta.websocket.SendResult(new IOException("connection reset")));
+      throw new IllegalStateException("session closed");
+    });
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    assertThat(listener.stops).hasSize(1);
+    assertThat(sender.stats().framesSent()).isEqualTo(1);
+    assertThat(sender.stats().framesFailed()).isEqualTo(1);
+    assertThat(sender.stats().framesInFlight()).isZero();
+    assertThat(sender.stats().isBalanced()).isTrue();
+  }
+
+  @Test
+  void completionOnAnotherThreadWhileInsideSendBinary_isTakenOnce() throws Exception {
+    fake.duringSend(handler -> {
+      Thread other = new Thread(() -> handler.onResult(new jakarta.websocket.SendResult()), "container");
+      other.start();
+      try {
+        other.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
+    sender.start();
+    time.advance(Duration.ofMillis(950));
+    SenderStats stats = sender.stats();
+    assertThat(stats.framesSent()).isEqualTo(10);
+    assertThat(stats.framesCompleted()).isEqualTo(10);
+    assertThat(listener.stops).isEmpty();
+    assertThat(stats.isBalanced()).isTrue();
+  }
+
+  @Test
   void closeFromInsideSendBinary_completesTheFrameAndStops() {
     PacedSender[] sender = new PacedSender[1];
     fake.onSend(data -> sender[0].close());

@@ -853,7 +853,8 @@ public final class CoreBenchmark {
     }
     StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
         "Pooled from %d files, %d slices. Per turn: median of per-turn ratios [95%% CI];"
-            + " per connection: median of the connections' median ratios [95%% CI].%n%n",
+            + " per connection: median of the connections' median ratios [95%% CI]; below 6"
+            + " samples the bracket is the whole range, which covers less than 95%%.%n%n",
         files.size(), slices.size()));
     b.append("| message | sender | baseline | turns | per turn | connections | per connection |\n");
     b.append("| ---: | --- | --- | ---: | ---: | ---: | ---: |\n");

@@ -27,7 +27,9 @@ public final class FakeSession {
     /** When the test calls {@link #completeNext}. */
     MANUAL,
     /** Inside {@code sendBinary}, twice: a container bug the library must survive. */
-    INLINE_TWICE
+    INLINE_TWICE,
+    /** Inside {@code sendBinary}, whatever the hook given to {@link #duringSend} does. */
+    DURING_SEND
   }
 
   /** One send the container accepted. */
@@ -47,6 +49,7 @@ public final class FakeSession {
   private int overlaps;
   private RuntimeException refuseWith;
   private Consumer<ByteBuffer> onSend = data -> {};
+  private Consumer<SendHandler> duringSend = handler -> {};
 
   public FakeSession(VirtualTime time) {
     this.time = time;
@@ -139,6 +142,9 @@ public final class FakeSession {
     } else if (completion == Completion.INLINE_TWICE) {
       completeNext();
       handler.onResult(new SendResult());
+    } else if (completion == Completion.DURING_SEND) {
+      outstanding = null;
+      duringSend.accept(handler);
     }
   }
 
@@ -154,6 +160,16 @@ public final class FakeSession {
   /** Makes every later send throw {@code error} from {@code sendBinary}. */
   public FakeSession refuseSends(RuntimeException error) {
     this.refuseWith = error;
+    return this;
+  }
+
+  /**
+   * Completes each send inside {@code sendBinary} by running {@code hook} with its handler
+   * there: a completion from another thread, an error then a throw, and so on.
+   */
+  public FakeSession duringSend(Consumer<SendHandler> hook) {
+    this.duringSend = hook;
+    this.completion = Completion.DURING_SEND;
     return this;
   }
 

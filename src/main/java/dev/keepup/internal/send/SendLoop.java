@@ -475,6 +475,10 @@ public final class SendLoop implements Transport.Completion {
     lock.lock();
     try {
       complete(config.ticker().read(), errorOrNull);
+    } catch (RuntimeException | Error failure) {
+      // A clock or a bug that throws here must not reach the container's thread, nor leave
+      // the frame in flight: it fails with the loop (complete() clears inFlight once it counts).
+      internalFailure(failure, inFlight);
     } finally {
       lock.unlock();
     }
