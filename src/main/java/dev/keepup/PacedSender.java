@@ -201,8 +201,8 @@ public final class PacedSender implements AutoCloseable {
      * <p>With pings on (the default), the in-flight cap keeps what is queued toward the client
      * to about a round trip's worth, which is what a live stream wants and what bulk transfer
      * does not: over loopback, 1 KiB frames ran at about 0.7 of a raw send loop with pings,
-     * and at 0.90-0.99 of it without ({@code docs/benchmarks.md}). For bulk transfer, set {@link
-     * #pingEvery pingEvery(0)}.
+     * and at about 0.95-0.96 of it without ({@code docs/benchmarks.md}). For bulk transfer,
+     * set {@link #pingEvery pingEvery(0)}.
      */
     public Builder unpaced() {
       this.targetFps = Double.POSITIVE_INFINITY;
