@@ -83,7 +83,8 @@ public final class SendLoop implements Transport.Completion {
    * frame sent meanwhile, dear when frames are small and come back to back: pinging each 1 KiB
    * frame of an unpaced stream over loopback cut its throughput to 0.15 of a raw send loop,
    * one a millisecond to 0.70-0.73 (bench/run-core.sh). At frame rates below 1000 fps it
-   * never binds, and acks once a millisecond still see far past any kernel buffer.
+   * never binds; above, the in-flight cap still asks for its own pings, unspaced, whenever it
+   * holds a frame for acks.
    */
   private static final long MIN_PING_SPACING_NANOS = 1_000_000L;
 
@@ -693,8 +694,8 @@ public final class SendLoop implements Transport.Completion {
       transport.sendBinary(frame.payload().duplicate());
     } catch (RuntimeException | Error refused) {
       // Tomcat throws on an overlapping send and most containers on a closed session: either
-      // way this frame has failed, and the completion path stops the loop. An Error too: let
-      // through, it would leave the loop wedged behind its work counter and the frame in flight.
+      // way this frame has failed, and the completion path stops the loop. An Error too: if it
+      // went through, the loop would stay wedged behind its work counter, the frame in flight.
       onSendComplete(refused);
     }
   }
@@ -845,8 +846,9 @@ public final class SendLoop implements Transport.Completion {
 
   /**
    * Whether the ping asked for after a frame may go: at most one per {@link
-   * #MIN_PING_SPACING_NANOS}. Frames go meanwhile, and a later completion moves the ping to the
-   * newer frame, so a spaced ping still follows the newest frame the socket has taken.
+   * #MIN_PING_SPACING_NANOS}. Frames go meanwhile, and a later completion that is due a ping
+   * moves it to the newer frame, so a spaced ping follows the newest frame it was due for
+   * (with pingEvery(1), the newest the socket has taken).
    */
   private boolean pingDue(long now) {
     return pingDueFor != 0 && now - lastPingAt >= MIN_PING_SPACING_NANOS;
