@@ -569,19 +569,28 @@ final class PacedSenderTest {
   void tickerThatThrowsWithAnInlineCompletionPending_stopsAndAccountsForTheFrame() {
     // The send completes inside sendBinary, and the loop takes that completion on its next
     // step, after reading the clock; a clock that throws there once spun the loop for good.
+    PacedSender sender = startWithAClockThatBreaksAtTheFirstSend();
+    assertStoppedWithItsOneFrameFailed(sender, StopReason.INTERNAL_ERROR);
+  }
+
+  /** Starts a 10 fps sender whose clock throws from its first send until start() returns. */
+  private PacedSender startWithAClockThatBreaksAtTheFirstSend() {
     boolean[] broken = {false};
     fake.onSend(data -> broken[0] = true);
-    IllegalStateException clockBroke = new IllegalStateException("clock broke");
     PacedSender sender = builder(keyFrames(100)).targetFps(10)
         .ticker(() -> {
           if (broken[0]) {
-            throw clockBroke;
+            throw new IllegalStateException("clock broke");
           }
           return time.read();
         }).build();
     sender.start(); // returns, and does not throw into the caller
-    broken[0] = false; // for stats()
-    assertThat(listener.stops).containsExactly(StopReason.INTERNAL_ERROR);
+    broken[0] = false; // mended, for stats()
+    return sender;
+  }
+
+  private void assertStoppedWithItsOneFrameFailed(PacedSender sender, StopReason reason) {
+    assertThat(listener.stops).containsExactly(reason);
     assertThat(sender.stats().framesFailed()).isEqualTo(1);
     assertThat(sender.stats().framesInFlight()).isZero();
     assertThat(sender.stats().isBalanced()).isTrue();
@@ -594,10 +603,7 @@ final class PacedSenderTest {
     });
     PacedSender sender = builder(keyFrames(100)).targetFps(10).build();
     sender.start(); // must not throw into the caller
-    assertThat(listener.stops).containsExactly(StopReason.SEND_FAILED);
-    assertThat(sender.stats().framesFailed()).isEqualTo(1);
-    assertThat(sender.stats().framesInFlight()).isZero();
-    assertThat(sender.stats().isBalanced()).isTrue();
+    assertStoppedWithItsOneFrameFailed(sender, StopReason.SEND_FAILED);
   }
 
   @Test
@@ -620,21 +626,8 @@ final class PacedSenderTest {
     // The second call takes the locked path, whose clock read threw out of sendBinary's
     // catch and out of the loop, leaving it wedged with the frame in flight.
     fake.completion(Completion.INLINE_TWICE);
-    boolean[] broken = {false};
-    fake.onSend(data -> broken[0] = true);
-    PacedSender sender = builder(keyFrames(100)).targetFps(10)
-        .ticker(() -> {
-          if (broken[0]) {
-            throw new IllegalStateException("clock broke");
-          }
-          return time.read();
-        }).build();
-    sender.start(); // returns, and does not throw into the caller
-    broken[0] = false;
-    assertThat(listener.stops).containsExactly(StopReason.INTERNAL_ERROR);
-    assertThat(sender.stats().framesFailed()).isEqualTo(1);
-    assertThat(sender.stats().framesInFlight()).isZero();
-    assertThat(sender.stats().isBalanced()).isTrue();
+    PacedSender sender = startWithAClockThatBreaksAtTheFirstSend();
+    assertStoppedWithItsOneFrameFailed(sender, StopReason.INTERNAL_ERROR);
   }
 
   @Test
