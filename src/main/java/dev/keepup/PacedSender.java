@@ -294,9 +294,9 @@ public final class PacedSender implements AutoCloseable {
      * turns the pings after frames off; with client acks on, the sender still sends a ping
      * into an idle connection (at most once a second) to measure the round trip,
      * and with no client acks either it sends none and falls back to send completion only,
-     * which cannot tell a full kernel buffer from a fast client. With {@code n > 1} a ping
-     * also goes after the newest frame whenever the in-flight cap holds the next one for acks
-     * no ping has asked for (those are never held back: nothing else could go). The pings
+     * which cannot tell a full kernel buffer from a fast client. A ping also goes after the
+     * newest frame whenever the in-flight cap holds the next one for acks no ping has asked
+     * for (those are never held back: nothing else could go). The pings
      * after frames go at most once a millisecond, since each holds the next frame back until
      * it has been written: at higher frame rates (an {@link #unpaced()} stream of small
      * frames) frames go on meanwhile, and the ping goes once the millisecond is up, after the

@@ -768,7 +768,7 @@ public final class CoreBenchmark {
         String vsRaw = v == Variant.RAW ? "1" : ratio(rs, runs.get(key(Variant.RAW, size)));
         String vsLoop = v == Variant.RAW_LOOP ? "1" : ratio(rs, runs.get(key(Variant.RAW_LOOP, size)));
         b.append(String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.1f | %s | %s |%n",
-            size >= 1024 ? (size >> 10) + " KiB" : size + " B", v.label, mps, mbs, cpu, vsRaw, vsLoop));
+            sizeLabel(size), v.label, mps, mbs, cpu, vsRaw, vsLoop));
       }
     }
     b.append(String.format(Locale.ROOT, "%nThe sender's own work per frame, over a no-op session"
@@ -791,12 +791,19 @@ public final class CoreBenchmark {
     for (int i = 0; i < runs.size(); i++) {
       perTurn[i] = runs.get(i).messagesPerSecond() / baseline.get(i).messagesPerSecond();
     }
-    Arrays.sort(perTurn);
     double ofMedians = median(runs.stream().mapToDouble(Run::messagesPerSecond).toArray())
         / median(baseline.stream().mapToDouble(Run::messagesPerSecond).toArray());
-    int[] ci = medianConfidenceRanks(perTurn.length);
-    return String.format(Locale.ROOT, "**%.2f**; %.2f [%.2f-%.2f]", ofMedians, median(perTurn),
-        perTurn[ci[0]], perTurn[ci[1]]);
+    return String.format(Locale.ROOT, "**%.2f**; %s", ofMedians, medianWithInterval(perTurn, 2));
+  }
+
+  /** "median [low-high]": the median and its 95% interval ({@link #medianConfidenceRanks}). */
+  private static String medianWithInterval(double[] values, int decimals) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int[] ranks = medianConfidenceRanks(sorted.length);
+    String f = "%." + decimals + "f";
+    return String.format(Locale.ROOT, f + " [" + f + "-" + f + "]", median(sorted),
+        sorted[ranks[0]], sorted[ranks[1]]);
   }
 
   /**
@@ -835,8 +842,7 @@ public final class CoreBenchmark {
    * its 95% interval.
    */
   private static void pool(List<Path> files) throws IOException {
-    // (file, size, round, slice) -> variant -> msg/s
-    Map<String, Map<String, Double>> slices = new LinkedHashMap<>();
+    Map<Slice, Map<String, Double>> slices = new LinkedHashMap<>(); // -> variant -> msg/s
     for (Path file : files) {
       List<String> lines = Files.readAllLines(file);
       if (lines.isEmpty() || !lines.get(0).equals(TURNS_HEADER)) {
@@ -847,7 +853,8 @@ public final class CoreBenchmark {
           continue;
         }
         String[] f = line.split(",");
-        String slice = file + "|" + f[0] + "|" + f[1] + "|" + f[2];
+        Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), Integer.parseInt(f[0]),
+            Integer.parseInt(f[2]));
         slices.computeIfAbsent(slice, k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
       }
     }
@@ -860,38 +867,41 @@ public final class CoreBenchmark {
     b.append("| ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name())) {
       // size -> variant -> connection -> ratios
-      Map<String, Map<String, Map<String, List<Double>>>> ratios = new java.util.TreeMap<>(
-          java.util.Comparator.comparingInt(Integer::parseInt));
+      Map<Integer, Map<String, Map<Connection, List<Double>>>> ratios = new java.util.TreeMap<>();
       slices.forEach((slice, byVariant) -> {
         Double base = byVariant.get(baseline);
         if (base == null) {
           return;
         }
-        String[] k = slice.split("\\|");
-        String connection = k[0] + "|" + k[2];
         byVariant.forEach((variant, rate) -> {
           if (!variant.equals(baseline)) {
-            ratios.computeIfAbsent(k[1], x -> new LinkedHashMap<>())
+            ratios.computeIfAbsent(slice.size(), x -> new LinkedHashMap<>())
                 .computeIfAbsent(variant, x -> new LinkedHashMap<>())
-                .computeIfAbsent(connection, x -> new ArrayList<>()).add(rate / base);
+                .computeIfAbsent(slice.connection(), x -> new ArrayList<>()).add(rate / base);
           }
         });
       });
       ratios.forEach((size, byVariant) -> byVariant.forEach((variant, byConnection) -> {
         double[] turns = byConnection.values().stream().flatMap(List::stream)
-            .mapToDouble(Double::doubleValue).sorted().toArray();
+            .mapToDouble(Double::doubleValue).toArray();
         double[] connections = byConnection.values().stream()
-            .mapToDouble(l -> median(l.stream().mapToDouble(Double::doubleValue).toArray())).sorted().toArray();
-        int[] t = medianConfidenceRanks(turns.length);
-        int[] c = medianConfidenceRanks(connections.length);
-        int bytes = Integer.parseInt(size);
-        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %.3f [%.3f-%.3f] | %d | %.3f [%.3f-%.3f] |%n",
-            bytes >= 1024 ? (bytes >> 10) + " KiB" : bytes + " B", variant, baseline, turns.length,
-            median(turns), turns[t[0]], turns[t[1]], connections.length, median(connections),
-            connections[c[0]], connections[c[1]]));
+            .mapToDouble(l -> median(l.stream().mapToDouble(Double::doubleValue).toArray())).toArray();
+        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %s | %d | %s |%n", sizeLabel(size),
+            variant, baseline, turns.length, medianWithInterval(turns, 3), connections.length,
+            medianWithInterval(connections, 3)));
       }));
     }
     System.out.print(b);
+  }
+
+  /** One connection of one pooled run: its turns are not independent of each other. */
+  private record Connection(Path file, int round) {}
+
+  /** The turns that ran side by side, one per variant, on one connection. */
+  private record Slice(Connection connection, int size, int index) {}
+
+  private static String sizeLabel(int bytes) {
+    return bytes >= 1024 ? (bytes >> 10) + " KiB" : bytes + " B";
   }
 
   // ---------------------------------------------------------------------------------------
