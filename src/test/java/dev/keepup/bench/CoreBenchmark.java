@@ -53,6 +53,7 @@ public final class CoreBenchmark {
   private final double pacingSeconds;
   private final int[] sizes;
   private final List<Variant> variants;
+  private final ClientKind client;
   private final TyrusTestServer server;
   /** One CSV row per measured turn, written beside the report for pooling runs (--pool). */
   private final List<String> turnRows = new ArrayList<>();
@@ -60,8 +61,9 @@ public final class CoreBenchmark {
       new java.util.concurrent.LinkedBlockingQueue<>();
 
   private CoreBenchmark(int rounds, int slices, double roundSeconds, double pacingSeconds,
-      int[] sizes, List<Variant> variants) throws Exception {
+      int[] sizes, List<Variant> variants, ClientKind client) throws Exception {
     this.rounds = rounds;
+    this.client = client;
     this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
@@ -79,6 +81,7 @@ public final class CoreBenchmark {
     double pacing = 10;
     int[] sizes = {1 << 10, 64 << 10};
     List<Variant> variants = List.of(Variant.RAW, Variant.RAW_LOOP, Variant.PACED, Variant.PACED_PINGS);
+    ClientKind client = ClientKind.JDK;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
@@ -87,6 +90,7 @@ public final class CoreBenchmark {
         case "--pacing-seconds" -> pacing = Double.parseDouble(args[++i]);
         case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
             .map(Variant::valueOf).toList();
+        case "--client" -> client = ClientKind.valueOf(args[++i].toUpperCase(Locale.ROOT));
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--pool" -> {
           pool(java.util.Arrays.stream(args[++i].split(",")).map(Path::of).toList());
@@ -104,10 +108,13 @@ public final class CoreBenchmark {
               "  --rounds N            throughput: connections per message size; default 8",
               "  --slices K            turns of every variant on each connection; default 4",
               "  --seconds S           measured seconds per turn; default 0.5",
-              "  --pacing-seconds S    seconds per pacing rate (30 and 60 fps); default 10",
+              "  --pacing-seconds S    seconds per pacing rate (30 and 60 fps); default 10; 0 skips pacing",
               "  --sizes B,B           message sizes; default 1024,65536",
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines);",
               "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send",
+              "  --client jdk|socket   throughput's draining client: the JDK's java.net.http",
+              "                        WebSocket (default), or a bare socket that only walks frame",
+              "                        headers, so that the server is what limits throughput",
               "  --quick               a one-minute smoke run whose figures mean nothing",
               "  --pool A.csv,B.csv    no run: pools the per-turn CSVs of earlier runs (each run",
               "                        writes core-turns.csv beside core.md) and prints the ratios"));
@@ -117,7 +124,7 @@ public final class CoreBenchmark {
       }
     }
     String report;
-    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants);
+    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client);
     try {
       report = bench.run();
     } finally {
@@ -148,7 +155,7 @@ public final class CoreBenchmark {
     // Pacing after the throughput rounds, so that it measures a JIT-compiled sender, as in a
     // server that has been up for a while.
     List<PacingResult> pacing = new ArrayList<>();
-    for (double fps : new double[] {30, 60}) {
+    for (double fps : pacingSeconds > 0 ? new double[] {30, 60} : new double[0]) {
       log("pacing at %.0f fps for %.0f s", fps, pacingSeconds);
       pacing.add(pacing(fps));
     }
@@ -465,7 +472,9 @@ public final class CoreBenchmark {
   private void throughputRound(int size, int slices, double seconds, Map<String, List<Run>> runs,
       int round) throws Exception {
     long tConnect = System.nanoTime();
-    try (DrainClient client = DrainClient.connect(server.uri(PATH))) {
+    try (Drain client = this.client == ClientKind.SOCKET
+        ? SocketDrainClient.connect(server.uri(PATH), WAIT)
+        : DrainClient.connect(server.uri(PATH))) {
       Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       trace("connected in %.0f ms", (System.nanoTime() - tConnect) / 1e6);
       if (session == null) {
@@ -482,8 +491,9 @@ public final class CoreBenchmark {
           Run r = slice(v, session, client, size, seconds);
           if (runs != null) {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
-            turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f", size, round + 1,
-                slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage()));
+            turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s", size, round + 1,
+                slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage(),
+                this.client.name().toLowerCase(Locale.ROOT)));
             log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
                 r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
@@ -499,7 +509,7 @@ public final class CoreBenchmark {
    * state), then a timed window in which both the sender's completions and the client's
    * arrivals are counted; then the sender stops and its last send completes.
    */
-  private Run slice(Variant variant, Session session, DrainClient client, int size, double seconds)
+  private Run slice(Variant variant, Session session, Drain client, int size, double seconds)
       throws Exception {
     ByteBuffer payload = ByteBuffer.allocate(size);
     Supplier<Long> completed;
@@ -565,12 +575,23 @@ public final class CoreBenchmark {
     return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
   }
 
+  /** The throughput turns' draining client. */
+  enum ClientKind { JDK, SOCKET }
+
+  /** A client that drains a session and counts the whole messages it received. */
+  interface Drain extends AutoCloseable {
+    long messages();
+
+    @Override
+    void close();
+  }
+
   /**
    * A {@code java.net.http.WebSocket} client that only counts: one {@code request(1)} per
    * callback, like the tests' fast {@link JdkClient}, without keeping a record per message, so
    * the client costs as little CPU as the JDK allows.
    */
-  private static final class DrainClient implements java.net.http.WebSocket.Listener, AutoCloseable {
+  private static final class DrainClient implements java.net.http.WebSocket.Listener, Drain {
     private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
     private final AtomicLong messages = new AtomicLong();
     private volatile java.net.http.WebSocket webSocket;
@@ -582,7 +603,8 @@ public final class CoreBenchmark {
       return client;
     }
 
-    long messages() {
+    @Override
+    public long messages() {
       return messages.get();
     }
 
@@ -729,9 +751,7 @@ public final class CoreBenchmark {
   // ---------------------------------------------------------------------------------------
   // The report.
 
-  private String table(List<PacingResult> pacing, int[] sizes, Map<String, List<Run>> runs,
-      double nanosPerFrame, String loadBefore, String loadAfter) {
-    StringBuilder b = new StringBuilder();
+  private void pacingTable(StringBuilder b, List<PacingResult> pacing) {
     b.append(String.format(Locale.ROOT,
         "Pacing accuracy: one session, %d B frames, default settings (a ping after every frame),"
             + " fast JDK client, %.0f s per rate.%n%n", PACING_FRAME_BYTES, pacingSeconds));
@@ -747,14 +767,25 @@ public final class CoreBenchmark {
           p.clientP99AbsErrorMs, p.lateP50Ms, p.lateP99Ms, p.lateMaxMs, p.restarts,
           p.timerP50Ms, p.timerP99Ms, p.timerMaxMs, p.timerRestarts));
     }
+  }
+
+  private String table(List<PacingResult> pacing, int[] sizes, Map<String, List<Run>> runs,
+      double nanosPerFrame, String loadBefore, String loadAfter) {
+    StringBuilder b = new StringBuilder();
+    // With taskset, the JVM sees only the CPUs it may run on.
+    b.append(String.format(Locale.ROOT, "CPUs this JVM may use: %d.%n%n", Runtime.getRuntime().availableProcessors()));
+    if (!pacing.isEmpty()) {
+      pacingTable(b, pacing);
+    }
     b.append(String.format(Locale.ROOT,
-        "%nUnpaced throughput: one send in flight, fast JDK client draining, %d connections per"
+        "%nUnpaced throughput: one send in flight, %s draining, %d connections per"
             + " message size, on each %d turns of every variant (order rotated) of %.1f s after"
             + " %.1f s of warm-up, counted at the client; msg/s, MB/s and CPU are medians over"
             + " the %d turns; MB = 10^6 bytes; CPU is the whole process (server, client, sender)"
             + " per message. Ratios: of the medians; then the median of the per-turn ratios, each"
             + " turn against the baseline's turn in the same slice of the same connection, with"
             + " its 95%% confidence interval (order statistics).%n%n",
+        client == ClientKind.SOCKET ? "a bare-socket client (frame headers only)" : "fast JDK client",
         rounds, slices, roundSeconds, WARMUP_SECONDS, rounds * slices));
     b.append("| message | sender | msg/s | MB/s | CPU us/msg | vs raw from handler: ratio of medians;"
         + " per-turn median [95% CI] | vs raw trampolined: same |\n");
@@ -832,7 +863,9 @@ public final class CoreBenchmark {
   // Pooling runs.
 
   private static final String TURNS_HEADER =
-      "size,round,slice,variant,msgPerSecond,completedPerSecond,cpuMicrosPerMessage";
+      "size,round,slice,variant,msgPerSecond,completedPerSecond,cpuMicrosPerMessage,client";
+  /** Runs before the client column: all drained by the JDK client. */
+  private static final String TURNS_HEADER_BEFORE_CLIENT = TURNS_HEADER.substring(0, TURNS_HEADER.lastIndexOf(','));
 
   /**
    * Pools the per-turn rows of several runs: for every message size, variant and baseline, the
@@ -845,7 +878,7 @@ public final class CoreBenchmark {
     Map<Slice, Map<String, Double>> slices = new LinkedHashMap<>(); // -> variant -> msg/s
     for (Path file : files) {
       List<String> lines = Files.readAllLines(file);
-      if (lines.isEmpty() || !lines.get(0).equals(TURNS_HEADER)) {
+      if (lines.isEmpty() || !(lines.get(0).equals(TURNS_HEADER) || lines.get(0).equals(TURNS_HEADER_BEFORE_CLIENT))) {
         throw new IllegalArgumentException(file + ": not a core-turns.csv (header " + TURNS_HEADER + ")");
       }
       for (String line : lines.subList(1, lines.size())) {
@@ -853,8 +886,9 @@ public final class CoreBenchmark {
           continue;
         }
         String[] f = line.split(",");
-        Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), Integer.parseInt(f[0]),
-            Integer.parseInt(f[2]));
+        String client = f.length > 7 ? f[7] : "jdk";
+        Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), client,
+            Integer.parseInt(f[0]), Integer.parseInt(f[2]));
         slices.computeIfAbsent(slice, k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
       }
     }
@@ -863,11 +897,12 @@ public final class CoreBenchmark {
             + " per connection: median of the connections' median ratios [95%% CI]; below 6"
             + " samples the bracket is the whole range, which covers less than 95%%.%n%n",
         files.size(), slices.size()));
-    b.append("| message | sender | baseline | turns | per turn | connections | per connection |\n");
-    b.append("| ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+    b.append("| client | message | sender | baseline | turns | per turn | connections | per connection |\n");
+    b.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name())) {
-      // size -> variant -> connection -> ratios
-      Map<Integer, Map<String, Map<Connection, List<Double>>>> ratios = new java.util.TreeMap<>();
+      // (client, size) -> variant -> connection -> ratios
+      Map<Group, Map<String, Map<Connection, List<Double>>>> ratios = new java.util.TreeMap<>(
+          java.util.Comparator.comparing(Group::client).thenComparing(Group::size));
       slices.forEach((slice, byVariant) -> {
         Double base = byVariant.get(baseline);
         if (base == null) {
@@ -875,18 +910,19 @@ public final class CoreBenchmark {
         }
         byVariant.forEach((variant, rate) -> {
           if (!variant.equals(baseline)) {
-            ratios.computeIfAbsent(slice.size(), x -> new LinkedHashMap<>())
+            ratios.computeIfAbsent(new Group(slice.client(), slice.size()), x -> new LinkedHashMap<>())
                 .computeIfAbsent(variant, x -> new LinkedHashMap<>())
                 .computeIfAbsent(slice.connection(), x -> new ArrayList<>()).add(rate / base);
           }
         });
       });
-      ratios.forEach((size, byVariant) -> byVariant.forEach((variant, byConnection) -> {
+      ratios.forEach((group, byVariant) -> byVariant.forEach((variant, byConnection) -> {
         double[] turns = byConnection.values().stream().flatMap(List::stream)
             .mapToDouble(Double::doubleValue).toArray();
         double[] connections = byConnection.values().stream()
             .mapToDouble(l -> median(l.stream().mapToDouble(Double::doubleValue).toArray())).toArray();
-        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %s | %d | %s |%n", sizeLabel(size),
+        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %s | %d | %s |%n",
+            group.client(), sizeLabel(group.size()),
             variant, baseline, turns.length, medianWithInterval(turns, 3), connections.length,
             medianWithInterval(connections, 3)));
       }));
@@ -898,7 +934,10 @@ public final class CoreBenchmark {
   private record Connection(Path file, int round) {}
 
   /** The turns that ran side by side, one per variant, on one connection. */
-  private record Slice(Connection connection, int size, int index) {}
+  private record Slice(Connection connection, String client, int size, int index) {}
+
+  /** What pooled ratios are grouped by. */
+  private record Group(String client, int size) {}
 
   private static String sizeLabel(int bytes) {
     return bytes >= 1024 ? (bytes >> 10) + " KiB" : bytes + " B";

@@ -1,0 +1,242 @@
+package dev.keepup.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A WebSocket client that does as little as a client can: a plain socket, the opening
+ * handshake, then one thread reading whatever the kernel has (up to 256 KiB a read) and
+ * walking the frame headers to count whole data messages, answering pings with pongs. No
+ * payload is copied or looked at.
+ *
+ * <p>Why it exists: the JDK's {@code java.net.http.WebSocket} costs this machine's two cores
+ * about as much CPU per message as the server does (two threads, a callback and a {@code
+ * request(1)} per message), so with it the benchmark measures a process where the sender's
+ * share is diluted and every turn competes with the client for a core. With this client the
+ * server's sending thread is what limits throughput, which is what a ratio against a raw send
+ * loop is meant to compare.
+ */
+final class SocketDrainClient implements CoreBenchmark.Drain {
+  private static final int OP_CONTINUATION = 0x0;
+  private static final int OP_BINARY = 0x2;
+  private static final int OP_TEXT = 0x1;
+  private static final int OP_CLOSE = 0x8;
+  private static final int OP_PING = 0x9;
+  private static final int MAX_CONTROL_PAYLOAD = 125;
+
+  private final Socket socket;
+  private final InputStream in;
+  private final OutputStream out;
+  private final Thread reader;
+  private final AtomicLong messages = new AtomicLong();
+  private final AtomicLong pongs = new AtomicLong();
+  private volatile Throwable failure;
+
+  private SocketDrainClient(Socket socket) throws IOException {
+    this.socket = socket;
+    this.in = socket.getInputStream();
+    this.out = socket.getOutputStream();
+    this.reader = new Thread(this::readLoop, "socket-drain");
+    this.reader.setDaemon(true);
+  }
+
+  /** Connects to {@code uri} (ws://host:port/path) and completes the opening handshake. */
+  static SocketDrainClient connect(URI uri, Duration timeout) throws IOException {
+    Socket socket = new Socket();
+    try {
+      socket.setTcpNoDelay(true);
+      socket.connect(new InetSocketAddress(uri.getHost(), uri.getPort()), (int) timeout.toMillis());
+      // Bounded handshake; the drain itself blocks in read until close() shuts the socket.
+      socket.setSoTimeout((int) timeout.toMillis());
+      SocketDrainClient client = new SocketDrainClient(socket);
+      client.handshake(uri);
+      socket.setSoTimeout(0);
+      client.reader.start();
+      return client;
+    } catch (IOException | RuntimeException e) {
+      socket.close();
+      throw e;
+    }
+  }
+
+  private void handshake(URI uri) throws IOException {
+    byte[] nonce = new byte[16];
+    ThreadLocalRandom.current().nextBytes(nonce);
+    String request = "GET " + uri.getRawPath() + " HTTP/1.1\r\n"
+        + "Host: " + uri.getHost() + ":" + uri.getPort() + "\r\n"
+        + "Upgrade: websocket\r\n"
+        + "Connection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\n"
+        + "Sec-WebSocket-Version: 13\r\n\r\n";
+    out.write(request.getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    // Byte by byte up to the blank line, so that no frame byte after it is read here.
+    StringBuilder response = new StringBuilder();
+    while (!response.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0 || response.length() > 8192) {
+        throw new IOException("handshake: no complete response (" + response + ")");
+      }
+      response.append((char) b);
+    }
+    if (!response.toString().startsWith("HTTP/1.1 101")) {
+      throw new IOException("handshake refused: " + response.toString().lines().findFirst().orElse(""));
+    }
+  }
+
+  @Override
+  public long messages() {
+    Throwable error = failure;
+    if (error != null) {
+      throw new IllegalStateException("socket drain failed", error);
+    }
+    return messages.get();
+  }
+
+  /** Pongs sent in answer to the server's pings. */
+  long pongs() {
+    return pongs.get();
+  }
+
+  @Override
+  public void close() {
+    try {
+      socket.close();
+      reader.join(10_000);
+    } catch (IOException e) {
+      // Closing is all that was asked; the reader ends on the closed socket either way.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Reads and walks frames: {@code buf[start, end)} holds unparsed bytes; {@code skip} counts
+   * payload bytes of the current data frame still to come, dropped as they arrive.
+   */
+  private void readLoop() {
+    byte[] buf = new byte[256 * 1024];
+    int start = 0;
+    int end = 0;
+    long skip = 0;
+    boolean countWhenSkipped = false;
+    try {
+      while (true) {
+        if (skip > 0) {
+          long take = Math.min(skip, end - start);
+          start += (int) take;
+          skip -= take;
+          if (skip == 0 && countWhenSkipped) {
+            messages.incrementAndGet();
+          }
+        }
+        if (skip == 0) {
+          int header = headerLength(buf, start, end);
+          if (header > 0) {
+            int opcode = buf[start] & 0x0F;
+            boolean fin = (buf[start] & 0x80) != 0;
+            long length = payloadLength(buf, start);
+            if (opcode >= OP_CLOSE) {
+              if (length > MAX_CONTROL_PAYLOAD) {
+                throw new IOException("control frame of " + length + " bytes");
+              }
+              if (end - start >= header + length) {
+                // A control frame is answered once it is here whole.
+                if (opcode == OP_CLOSE) {
+                  return;
+                }
+                if (opcode == OP_PING) {
+                  pong(buf, start + header, (int) length);
+                }
+                start += header + (int) length;
+                continue;
+              }
+            } else {
+              if (opcode != OP_BINARY && opcode != OP_TEXT && opcode != OP_CONTINUATION) {
+                throw new IOException("unknown opcode " + opcode);
+              }
+              start += header;
+              skip = length;
+              countWhenSkipped = fin;
+              if (length == 0 && fin) {
+                messages.incrementAndGet();
+              }
+              continue;
+            }
+          }
+        }
+        // More bytes needed: all of a payload read so far is consumed, or a header or control
+        // frame is incomplete and moves to the front of the buffer.
+        if (start == end) {
+          start = 0;
+          end = 0;
+        } else if (start > 0) {
+          System.arraycopy(buf, start, buf, 0, end - start);
+          end -= start;
+          start = 0;
+        }
+        int n = in.read(buf, end, buf.length - end);
+        if (n < 0) {
+          return;
+        }
+        end += n;
+      }
+    } catch (IOException e) {
+      if (!socket.isClosed()) {
+        failure = e;
+      }
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+  }
+
+  /** The length of the frame header at {@code start}, or 0 if not all of it is here yet. */
+  private static int headerLength(byte[] buf, int start, int end) throws IOException {
+    if (end - start < 2) {
+      return 0;
+    }
+    if ((buf[start + 1] & 0x80) != 0) {
+      throw new IOException("masked frame from the server");
+    }
+    int len7 = buf[start + 1] & 0x7F;
+    int header = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
+    return end - start >= header ? header : 0;
+  }
+
+  private static long payloadLength(byte[] buf, int start) {
+    int len7 = buf[start + 1] & 0x7F;
+    if (len7 < 126) {
+      return len7;
+    }
+    int bytes = len7 == 126 ? 2 : 8;
+    long length = 0;
+    for (int i = 0; i < bytes; i++) {
+      length = (length << 8) | (buf[start + 2 + i] & 0xFF);
+    }
+    return length;
+  }
+
+  /** Answers a ping with its payload, masked as a client must. */
+  private void pong(byte[] buf, int offset, int length) throws IOException {
+    byte[] frame = new byte[6 + length];
+    frame[0] = (byte) 0x8A;
+    frame[1] = (byte) (0x80 | length);
+    byte[] mask = new byte[4];
+    ThreadLocalRandom.current().nextBytes(mask);
+    System.arraycopy(mask, 0, frame, 2, 4);
+    for (int i = 0; i < length; i++) {
+      frame[6 + i] = (byte) (buf[offset + i] ^ mask[i & 3]);
+    }
+    out.write(frame);
+    pongs.incrementAndGet();
+  }
+}
