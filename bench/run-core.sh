@@ -2,7 +2,11 @@
 # Runs the "Core: pacing accuracy and overhead" benchmark of docs/benchmarks.md.
 #
 #   bench/run-core.sh [--rounds N] [--slices K] [--seconds S] [--pacing-seconds S]
-#                     [--sizes B,B] [--variants V,V] [--quick] [--help]
+#                     [--sizes B,B] [--variants V,V] [--client jdk|socket] [--quick]
+#                     [--pool A.csv,B.csv] [--help]
+#
+# The one-core measurement of docs/benchmarks.md pins the whole JVM (and the build) to one CPU:
+#   taskset -c 1 bench/run-core.sh --client socket --pacing-seconds 0
 #
 # Compiles main and test classes, then runs dev.keepup.bench.CoreBenchmark (in
 # src/test/java) on the plain class path. Prints a Markdown table and writes it to

@@ -30,14 +30,16 @@ import java.util.function.Supplier;
 
 /**
  * The "core" benchmark: pacing accuracy, and the sender's overhead against a raw Tyrus send
- * loop, over real loopback sockets (Tyrus 2.2 server, JDK {@code java.net.http.WebSocket}
- * client draining as fast as it can, both in this JVM). Prints a Markdown table and writes it
- * to {@code target/bench/core.md}. Run with {@code bench/run-core.sh}; see docs/benchmarks.md.
+ * loop, over real loopback sockets (Tyrus 2.2 server, a client draining as fast as it can:
+ * the JDK's {@code java.net.http.WebSocket}, or with {@code --client socket} the bare {@link
+ * SocketDrainClient}; all in this JVM). Prints a Markdown table and writes it to {@code
+ * target/bench/core.md}. Run with {@code bench/run-core.sh}; see docs/benchmarks.md.
  *
  * <p>Options ({@code --help} lists them): {@code --rounds N} connections per message size
  * (default 8), {@code --slices K} turns of every variant on each (default 4), {@code --seconds
- * S} measured per turn (default 0.5), {@code --pacing-seconds S} per frame rate (default 10),
- * {@code --quick} (checks the program works in about a minute, figures meaningless).
+ * S} measured per turn (default 0.5), {@code --pacing-seconds S} per frame rate (default 10; 0
+ * skips pacing), {@code --client jdk|socket}, {@code --quick} (checks the program works in
+ * about a minute, figures meaningless).
  *
  * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
  */

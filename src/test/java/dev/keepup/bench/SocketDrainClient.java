@@ -32,17 +32,22 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
   private static final int OP_CLOSE = 0x8;
   private static final int OP_PING = 0x9;
   private static final int MAX_CONTROL_PAYLOAD = 125;
+  /** Room for the largest control frame whole (a 2-byte header and 125 bytes). */
+  static final int MIN_BUFFER_BYTES = 2 + MAX_CONTROL_PAYLOAD;
+  private static final int BUFFER_BYTES = 256 * 1024;
 
   private final Socket socket;
   private final InputStream in;
   private final OutputStream out;
   private final Thread reader;
+  private final int bufferBytes;
   private final AtomicLong messages = new AtomicLong();
   private final AtomicLong pongs = new AtomicLong();
   private volatile Throwable failure;
 
-  private SocketDrainClient(Socket socket) throws IOException {
+  private SocketDrainClient(Socket socket, int bufferBytes) throws IOException {
     this.socket = socket;
+    this.bufferBytes = bufferBytes;
     this.in = socket.getInputStream();
     this.out = socket.getOutputStream();
     this.reader = new Thread(this::readLoop, "socket-drain");
@@ -51,13 +56,21 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
 
   /** Connects to {@code uri} (ws://host:port/path) and completes the opening handshake. */
   static SocketDrainClient connect(URI uri, Duration timeout) throws IOException {
+    return connect(uri, timeout, BUFFER_BYTES);
+  }
+
+  /** With a read buffer of {@code bufferBytes}: small ones let a test split frames anywhere. */
+  static SocketDrainClient connect(URI uri, Duration timeout, int bufferBytes) throws IOException {
+    if (bufferBytes < MIN_BUFFER_BYTES) {
+      throw new IllegalArgumentException("bufferBytes " + bufferBytes + " < " + MIN_BUFFER_BYTES);
+    }
     Socket socket = new Socket();
     try {
       socket.setTcpNoDelay(true);
       socket.connect(new InetSocketAddress(uri.getHost(), uri.getPort()), (int) timeout.toMillis());
       // Bounded handshake; the drain itself blocks in read until close() shuts the socket.
       socket.setSoTimeout((int) timeout.toMillis());
-      SocketDrainClient client = new SocketDrainClient(socket);
+      SocketDrainClient client = new SocketDrainClient(socket, bufferBytes);
       client.handshake(uri);
       socket.setSoTimeout(0);
       client.reader.start();
@@ -124,7 +137,7 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
    * payload bytes of the current data frame still to come, dropped as they arrive.
    */
   private void readLoop() {
-    byte[] buf = new byte[256 * 1024];
+    byte[] buf = new byte[bufferBytes];
     int start = 0;
     int end = 0;
     long skip = 0;
