@@ -89,10 +89,15 @@ public final class CoreBenchmark {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
         case "--slices" -> slices = Integer.parseInt(args[++i]);
         case "--seconds" -> seconds = Double.parseDouble(args[++i]);
-        case "--pacing-seconds" -> pacing = Double.parseDouble(args[++i]);
+        case "--pacing-seconds" -> {
+          pacing = Double.parseDouble(args[++i]);
+          if (!(pacing >= 0)) {
+            throw new IllegalArgumentException("--pacing-seconds must be 0 (no pacing) or more, not " + args[i]);
+          }
+        }
         case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
             .map(Variant::valueOf).toList();
-        case "--client" -> client = ClientKind.valueOf(args[++i].toUpperCase(Locale.ROOT));
+        case "--client" -> client = ClientKind.parse(args[++i]);
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--pool" -> {
           pool(java.util.Arrays.stream(args[++i].split(",")).map(Path::of).toList());
@@ -493,9 +498,10 @@ public final class CoreBenchmark {
           Run r = slice(v, session, client, size, seconds);
           if (runs != null) {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
-            turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s", size, round + 1,
+            turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s,%d,%s", size, round + 1,
                 slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage(),
-                this.client.name().toLowerCase(Locale.ROOT)));
+                this.client.name().toLowerCase(Locale.ROOT), Runtime.getRuntime().availableProcessors(),
+                garbageCollector()));
             log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
                 r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
@@ -578,7 +584,18 @@ public final class CoreBenchmark {
   }
 
   /** The throughput turns' draining client. */
-  enum ClientKind { JDK, SOCKET }
+  enum ClientKind {
+    JDK, SOCKET;
+
+    static ClientKind parse(String name) {
+      for (ClientKind kind : values()) {
+        if (kind.name().equalsIgnoreCase(name)) {
+          return kind;
+        }
+      }
+      throw new IllegalArgumentException("--client must be jdk or socket, not " + name);
+    }
+  }
 
   /** A client that drains a session and counts the whole messages it received. */
   interface Drain extends AutoCloseable {
@@ -775,7 +792,9 @@ public final class CoreBenchmark {
       double nanosPerFrame, String loadBefore, String loadAfter) {
     StringBuilder b = new StringBuilder();
     // With taskset, the JVM sees only the CPUs it may run on.
-    b.append(String.format(Locale.ROOT, "CPUs this JVM may use: %d.%n%n", Runtime.getRuntime().availableProcessors()));
+    // (On one CPU the JVM also picks the Serial collector unless told otherwise.)
+    b.append(String.format(Locale.ROOT, "CPUs this JVM may use: %d; garbage collector: %s.%n%n",
+        Runtime.getRuntime().availableProcessors(), garbageCollector()));
     if (!pacing.isEmpty()) {
       pacingTable(b, pacing);
     }
@@ -865,9 +884,13 @@ public final class CoreBenchmark {
   // Pooling runs.
 
   private static final String TURNS_HEADER =
-      "size,round,slice,variant,msgPerSecond,completedPerSecond,cpuMicrosPerMessage,client";
-  /** Runs before the client column: all drained by the JDK client. */
-  private static final String TURNS_HEADER_BEFORE_CLIENT = TURNS_HEADER.substring(0, TURNS_HEADER.lastIndexOf(','));
+      "size,round,slice,variant,msgPerSecond,completedPerSecond,cpuMicrosPerMessage,client,cpus,gc";
+  /**
+   * Runs before the client column: all drained by the JDK client, unpinned on the project's
+   * 2-CPU machine, where the JVM's default collector is G1.
+   */
+  private static final String TURNS_HEADER_BEFORE_CLIENT = "size,round,slice,variant,msgPerSecond,"
+      + "completedPerSecond,cpuMicrosPerMessage";
 
   /**
    * Pools the per-turn rows of several runs: for every message size, variant and baseline, the
@@ -881,14 +904,15 @@ public final class CoreBenchmark {
     for (Path file : files) {
       List<String> lines = Files.readAllLines(file);
       if (lines.isEmpty() || !(lines.get(0).equals(TURNS_HEADER) || lines.get(0).equals(TURNS_HEADER_BEFORE_CLIENT))) {
-        throw new IllegalArgumentException(file + ": not a core-turns.csv (header " + TURNS_HEADER + ")");
+        throw new IllegalArgumentException(file + ": not a core-turns.csv (header " + TURNS_HEADER
+            + ", or before the client column " + TURNS_HEADER_BEFORE_CLIENT + ")");
       }
       for (String line : lines.subList(1, lines.size())) {
         if (line.isBlank()) {
           continue;
         }
         String[] f = line.split(",");
-        String client = f.length > 7 ? f[7] : "jdk";
+        String client = f.length > 7 ? f[7] + ", " + f[8] + " CPU, " + f[9] : "jdk, 2 CPU, G1";
         Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), client,
             Integer.parseInt(f[0]), Integer.parseInt(f[2]));
         slices.computeIfAbsent(slice, k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
@@ -965,6 +989,23 @@ public final class CoreBenchmark {
 
   private static long cpuNanos() {
     return ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+  }
+
+  /** The collector's usual name, from its beans' names. */
+  private static String garbageCollector() {
+    List<String> names = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
+        .map(java.lang.management.GarbageCollectorMXBean::getName).toList();
+    String first = names.isEmpty() ? "unknown" : names.get(0);
+    if (first.startsWith("G1")) {
+      return "G1";
+    }
+    if (first.equals("Copy") || first.equals("MarkSweepCompact")) {
+      return "Serial";
+    }
+    if (first.startsWith("PS ")) {
+      return "Parallel";
+    }
+    return first.split(" ")[0];
   }
 
   private static String loadAverage() {

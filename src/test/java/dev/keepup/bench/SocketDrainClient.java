@@ -7,6 +7,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.concurrent.ThreadLocalRandom;
@@ -31,6 +33,7 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
   private static final int OP_TEXT = 0x1;
   private static final int OP_CLOSE = 0x8;
   private static final int OP_PING = 0x9;
+  private static final int OP_PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
   /** Room for the largest control frame whole (a 2-byte header and 125 bytes). */
   static final int MIN_BUFFER_BYTES = 2 + MAX_CONTROL_PAYLOAD;
@@ -44,6 +47,7 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
   private final AtomicLong messages = new AtomicLong();
   private final AtomicLong pongs = new AtomicLong();
   private volatile Throwable failure;
+  private volatile boolean closing;
 
   private SocketDrainClient(Socket socket, int bufferBytes) throws IOException {
     this.socket = socket;
@@ -84,11 +88,12 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
   private void handshake(URI uri) throws IOException {
     byte[] nonce = new byte[16];
     ThreadLocalRandom.current().nextBytes(nonce);
+    String key = Base64.getEncoder().encodeToString(nonce);
     String request = "GET " + uri.getRawPath() + " HTTP/1.1\r\n"
         + "Host: " + uri.getHost() + ":" + uri.getPort() + "\r\n"
         + "Upgrade: websocket\r\n"
         + "Connection: Upgrade\r\n"
-        + "Sec-WebSocket-Key: " + Base64.getEncoder().encodeToString(nonce) + "\r\n"
+        + "Sec-WebSocket-Key: " + key + "\r\n"
         + "Sec-WebSocket-Version: 13\r\n\r\n";
     out.write(request.getBytes(StandardCharsets.US_ASCII));
     out.flush();
@@ -103,6 +108,24 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
     }
     if (!response.toString().startsWith("HTTP/1.1 101")) {
       throw new IOException("handshake refused: " + response.toString().lines().findFirst().orElse(""));
+    }
+    String accept = acceptFor(key);
+    boolean accepted = response.toString().lines()
+        .anyMatch(line -> line.regionMatches(true, 0, "Sec-WebSocket-Accept:", 0, 21)
+            && line.substring(21).trim().equals(accept));
+    if (!accepted) {
+      throw new IOException("handshake: no Sec-WebSocket-Accept of " + accept + " in " + response);
+    }
+  }
+
+  /** RFC 6455 section 4.2.2: base64(SHA-1(key + the protocol's GUID)). */
+  static String acceptFor(String key) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-1")
+          .digest((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").getBytes(StandardCharsets.US_ASCII));
+      return Base64.getEncoder().encodeToString(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-1", e);
     }
   }
 
@@ -120,16 +143,33 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
     return pongs.get();
   }
 
+  /**
+   * Closes the socket and waits for the reader to end.
+   *
+   * @throws IllegalStateException if the reader is still running 10 s later
+   */
   @Override
   public void close() {
+    closing = true;
     try {
       socket.close();
-      reader.join(10_000);
     } catch (IOException e) {
       // Closing is all that was asked; the reader ends on the closed socket either way.
+    }
+    try {
+      reader.join(10_000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return;
     }
+    if (reader.isAlive()) {
+      throw new IllegalStateException("socket drain: the reader did not stop within 10 s");
+    }
+  }
+
+  /** Whether the reader thread is still running. */
+  boolean readerAlive() {
+    return reader.isAlive();
   }
 
   /**
@@ -157,15 +197,24 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
           if (header > 0) {
             int opcode = buf[start] & 0x0F;
             boolean fin = (buf[start] & 0x80) != 0;
+            if ((buf[start] & 0x70) != 0) {
+              throw new IOException("reserved bits set with no extension negotiated");
+            }
             long length = payloadLength(buf, start);
+            if (length < 0) {
+              throw new IOException("payload length with its most significant bit set");
+            }
             if (opcode >= OP_CLOSE) {
-              if (length > MAX_CONTROL_PAYLOAD) {
-                throw new IOException("control frame of " + length + " bytes");
+              if (opcode > OP_PONG) {
+                throw new IOException("reserved control opcode " + opcode);
+              }
+              if (length > MAX_CONTROL_PAYLOAD || !fin) {
+                throw new IOException("control frame of " + length + " bytes" + (fin ? "" : ", fragmented"));
               }
               if (end - start >= header + length) {
                 // A control frame is answered once it is here whole.
                 if (opcode == OP_CLOSE) {
-                  return;
+                  throw new IOException("the server closed the connection");
                 }
                 if (opcode == OP_PING) {
                   pong(buf, start + header, (int) length);
@@ -175,7 +224,7 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
               }
             } else {
               if (opcode != OP_BINARY && opcode != OP_TEXT && opcode != OP_CONTINUATION) {
-                throw new IOException("unknown opcode " + opcode);
+                throw new IOException("reserved data opcode " + opcode);
               }
               start += header;
               skip = length;
@@ -197,18 +246,24 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
           end -= start;
           start = 0;
         }
+        if (end == buf.length) {
+          // Cannot happen while a header (at most 10 bytes) or a control frame (at most 127)
+          // is all a compacted buffer holds; a read of nothing here would spin for good.
+          throw new IllegalStateException("socket drain: buffer full at " + start + " of " + end);
+        }
         int n = in.read(buf, end, buf.length - end);
         if (n < 0) {
-          return;
+          throw new IOException("end of stream from the server");
         }
         end += n;
       }
     } catch (IOException e) {
-      if (!socket.isClosed()) {
+      if (!closing) {
         failure = e;
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       failure = e;
+      throw e;
     }
   }
 

@@ -134,6 +134,65 @@ final class SocketDrainClientIT {
   }
 
   @Test
+  void acceptKey_isRfc6455s() {
+    // The worked example of RFC 6455, section 1.3.
+    assertThat(SocketDrainClient.acceptFor("dGhlIHNhbXBsZSBub25jZQ==")).isEqualTo("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  }
+
+  @Test
+  void aHandshakeWithoutTheAcceptKey_isAnError() throws Exception {
+    CompletableFuture<Socket> accepted = acceptAndHandshake(false);
+    assertThatThrownBy(() -> SocketDrainClient.connect(uri(), WAIT))
+        .isInstanceOf(IOException.class).hasMessageContaining("Sec-WebSocket-Accept");
+    accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).close();
+  }
+
+  @Test
+  void malformedFrames_failTheCount() throws Exception {
+    byte[][] malformed = {
+        {(byte) 0x82, 127, (byte) 0x80, 0, 0, 0, 0, 0, 0, 1},  // length's top bit set
+        {(byte) 0x8B, 0},                                       // reserved control opcode
+        {(byte) 0x83, 0},                                       // reserved data opcode
+        {(byte) 0x09, 0},                                       // fragmented ping
+        {(byte) 0xC2, 0},                                       // reserved bit, no extension
+        {(byte) 0x88, 2, 3, (byte) 0xE8},                       // close (1000)
+    };
+    for (byte[] frame : malformed) {
+      CompletableFuture<Socket> accepted = acceptAndHandshake();
+      SocketDrainClient client = SocketDrainClient.connect(uri(), WAIT);
+      try (Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        server.getOutputStream().write(frame);
+        server.getOutputStream().flush();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        assertThatThrownBy(() -> {
+          while (System.nanoTime() - deadline < 0) {
+            client.messages();
+            Thread.sleep(1);
+          }
+        }).as("frame %s", java.util.Arrays.toString(frame)).isInstanceOf(IllegalStateException.class)
+            .hasRootCauseInstanceOf(IOException.class);
+      } finally {
+        client.close();
+      }
+      assertThat(client.readerAlive()).isFalse();
+    }
+  }
+
+  @Test
+  void close_stopsTheReader_andAnEndOfStreamAfterItIsNoFailure() throws Exception {
+    CompletableFuture<Socket> accepted = acceptAndHandshake();
+    SocketDrainClient client = SocketDrainClient.connect(uri(), WAIT);
+    try (Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+      server.getOutputStream().write(frame(0x82, 3));
+      server.getOutputStream().flush();
+      awaitMessages(client, 1);
+      client.close();
+      assertThat(client.readerAlive()).isFalse();
+      assertThat(client.messages()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void aRefusedHandshake_isAnError() throws Exception {
     CompletableFuture<Socket> accepted = CompletableFuture.supplyAsync(() -> {
       try {
@@ -156,16 +215,25 @@ final class SocketDrainClientIT {
   }
 
   private CompletableFuture<Socket> acceptAndHandshake() {
+    return acceptAndHandshake(true);
+  }
+
+  private CompletableFuture<Socket> acceptAndHandshake(boolean withAccept) {
     return CompletableFuture.supplyAsync(() -> {
       try {
         Socket s = listener.accept();
+        // Small writes go out as written, so that frames reach the client split where a test
+        // splits them.
+        s.setTcpNoDelay(true);
         String request = readRequest(s.getInputStream());
-        if (!request.startsWith("GET /bench HTTP/1.1") || !request.contains("Sec-WebSocket-Key: ")) {
+        String key = request.lines().filter(l -> l.startsWith("Sec-WebSocket-Key: ")).findFirst()
+            .map(l -> l.substring("Sec-WebSocket-Key: ".length()).trim()).orElse(null);
+        if (!request.startsWith("GET /bench HTTP/1.1") || key == null) {
           throw new IllegalStateException("bad request: " + request);
         }
-        // The accept hash is not checked by the client, which trusts its own server.
         s.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            + "Connection: Upgrade\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            + "Connection: Upgrade\r\n" + (withAccept ? "Sec-WebSocket-Accept: "
+            + SocketDrainClient.acceptFor(key) + "\r\n" : "") + "\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         return s;
       } catch (IOException e) {
@@ -188,7 +256,7 @@ final class SocketDrainClientIT {
 
   /**
    * An unmasked frame with first byte {@code b0} and {@code length} bytes of 0xFF: a walker
-   * that loses its place reads them as a header with an unknown opcode and fails.
+   * that loses its place reads them as a masked frame with reserved bits set, and fails.
    */
   private static byte[] frame(int b0, int length) {
     ByteArrayOutputStream f = new ByteArrayOutputStream();
