@@ -3,6 +3,11 @@ package dev.keepup.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keepup.Frame;
+import dev.keepup.PacedSender;
+import dev.keepup.SenderStats;
+import dev.keepup.it.TyrusTestServer;
+import jakarta.websocket.Session;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,10 +16,12 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -88,6 +95,36 @@ final class SocketDrainClientIT {
       awaitMessages(client, messages);
       assertThat(client.messages()).isEqualTo(messages);
       assertThat(client.pongs()).isEqualTo(80);
+    }
+  }
+
+  @Test
+  void againstTyrus_countsEveryMessageAPacedSenderCompletes_andAnswersItsPings() throws Exception {
+    try (TyrusTestServer server = TyrusTestServer.start("/bench", s -> { });
+        SocketDrainClient client = SocketDrainClient.connect(server.uri("/bench"), WAIT)) {
+      Session session = server.awaitSession(WAIT);
+      int frames = 2_000;
+      AtomicInteger taken = new AtomicInteger();
+      // 70,000 bytes: a 64-bit length in every header.
+      ByteBuffer payload = ByteBuffer.allocate(70_000);
+      PacedSender sender = PacedSender.newBuilder(session)
+          .unpaced()
+          .pingEvery(1)
+          .source(rendition -> taken.getAndIncrement() < frames ? Frame.of(payload, System.nanoTime()) : null)
+          .build();
+      sender.start();
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (sender.stats().framesCompleted() + sender.stats().framesSkipped() < frames
+          && System.nanoTime() - deadline < 0) {
+        Thread.sleep(1);
+      }
+      sender.close();
+      SenderStats stats = sender.stats();
+      assertThat(stats.framesCompleted() + stats.framesSkipped()).isEqualTo(frames);
+      awaitMessages(client, stats.framesCompleted());
+      assertThat(client.messages()).isEqualTo(stats.framesCompleted());
+      assertThat(client.pongs()).isPositive();
+      assertThat(stats.acksAccepted()).isPositive();
     }
   }
 
