@@ -118,7 +118,8 @@ public final class CoreBenchmark {
               "  --pacing-seconds S    seconds per pacing rate (30 and 60 fps); default 10; 0 skips pacing",
               "  --sizes B,B           message sizes; default 1024,65536",
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines);",
-              "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send",
+              "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send,",
+              "                        and RAW_NEST8, nested up to 8 deep and then trampolined",
               "  --client jdk|socket   throughput's draining client: the JDK's java.net.http",
               "                        WebSocket (default), or a bare socket that only walks frame",
               "                        headers, so that the server is what limits throughput",
@@ -438,7 +439,13 @@ public final class CoreBenchmark {
      * Not run by default: the trampolined loop spinning 200 ns before each send, to calibrate
      * what a per-frame cost of that size does to throughput on the machine at hand.
      */
-    RAW_LOOP_200NS("raw, trampolined, +200 ns per send");
+    RAW_LOOP_200NS("raw, trampolined, +200 ns per send"),
+    /**
+     * Raw, the next send nested in the handler of one that completed inline, at most 8 deep
+     * (below Grizzly's cap of 10, so the chain never hops to the selector thread), then
+     * trampolined: tells nesting apart from the hop, between the two baselines.
+     */
+    RAW_NEST8("raw, nested up to 8, then trampolined");
 
     final String label;
 
@@ -527,6 +534,11 @@ public final class CoreBenchmark {
     if (variant == Variant.RAW) {
       RawLoop loop = new RawLoop(session, payload, settled);
       begin = loop::start;
+      completed = loop.completed::get;
+      stop = loop::stop;
+    } else if (variant == Variant.RAW_NEST8) {
+      NestedLoop loop = new NestedLoop(session, payload, settled, 8);
+      begin = () -> loop.send(0);
       completed = loop.completed::get;
       stop = loop::stop;
     } else if (variant == Variant.RAW_LOOP || variant == Variant.RAW_LOOP_200NS) {
@@ -763,6 +775,61 @@ public final class CoreBenchmark {
         settled.countDown();
       } else {
         run();
+      }
+    }
+  }
+
+  /**
+   * A raw loop that nests the next send in the handler of one that completed inline, up to
+   * {@code maxDepth} deep, and trampolines beyond. One continuation owns the chain at a time:
+   * a handler that nests takes it over, and the send it nested in returns without going on.
+   */
+  private static final class NestedLoop {
+    private static final int SENDER_RETURNED = 1;
+    private static final int HANDLER_DONE = 2;
+    private static final int NESTED = 3;
+    final Session session;
+    final ByteBuffer payload;
+    final CountDownLatch settled;
+    final int maxDepth;
+    final AtomicLong completed = new AtomicLong();
+    volatile boolean stopping;
+
+    NestedLoop(Session session, ByteBuffer payload, CountDownLatch settled, int maxDepth) {
+      this.session = session;
+      this.payload = payload;
+      this.settled = settled;
+      this.maxDepth = maxDepth;
+    }
+
+    void stop() {
+      stopping = true;
+    }
+
+    void send(int depth) {
+      while (!stopping) {
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
+        session.getAsyncRemote().sendBinary(payload.duplicate(), result -> done(result, state, depth));
+        if (state.compareAndSet(0, SENDER_RETURNED) || state.get() == NESTED) {
+          // Completes later and its handler goes on, or its handler went on already, nested.
+          return;
+        }
+      }
+      settled.countDown();
+    }
+
+    private void done(SendResult result, java.util.concurrent.atomic.AtomicInteger state, int depth) {
+      if (!result.isOK()) {
+        System.err.println("[bench] raw send failed: " + result.getException());
+        stopping = true;
+      } else {
+        completed.incrementAndGet();
+      }
+      if (depth + 1 < maxDepth && state.compareAndSet(0, NESTED)) {
+        send(depth + 1);
+      } else if (!state.compareAndSet(0, HANDLER_DONE)) {
+        // The send returned before this ran: the chain goes on from here.
+        send(0);
       }
     }
   }
