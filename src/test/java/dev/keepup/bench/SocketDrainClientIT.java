@@ -216,7 +216,26 @@ final class SocketDrainClientIT {
   }
 
   @Test
-  void close_stopsTheReader_andAnEndOfStreamAfterItIsNoFailure() throws Exception {
+  void anEndOfStreamFromTheServer_failsTheCount() throws Exception {
+    CompletableFuture<Socket> accepted = acceptAndHandshake();
+    try (SocketDrainClient client = SocketDrainClient.connect(uri(), WAIT)) {
+      Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      server.getOutputStream().write(frame(0x82, 3));
+      server.getOutputStream().flush();
+      awaitMessages(client, 1);
+      server.close();
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      assertThatThrownBy(() -> {
+        while (System.nanoTime() - deadline < 0) {
+          client.messages();
+          Thread.sleep(1);
+        }
+      }).isInstanceOf(IllegalStateException.class).hasRootCauseMessage("end of stream from the server");
+    }
+  }
+
+  @Test
+  void close_stopsTheReader_andWhatItReadsAfterIsNoFailure() throws Exception {
     CompletableFuture<Socket> accepted = acceptAndHandshake();
     SocketDrainClient client = SocketDrainClient.connect(uri(), WAIT);
     try (Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
