@@ -55,7 +55,7 @@ public final class CoreBenchmark {
   private final double pacingSeconds;
   private final int[] sizes;
   private final List<Variant> variants;
-  private final ClientKind client;
+  private final ClientKind clientKind;
   private final TyrusTestServer server;
   /** One CSV row per measured turn, written beside the report for pooling runs (--pool). */
   private final List<String> turnRows = new ArrayList<>();
@@ -65,7 +65,7 @@ public final class CoreBenchmark {
   private CoreBenchmark(int rounds, int slices, double roundSeconds, double pacingSeconds,
       int[] sizes, List<Variant> variants, ClientKind client) throws Exception {
     this.rounds = rounds;
-    this.client = client;
+    this.clientKind = client;
     this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
@@ -486,7 +486,7 @@ public final class CoreBenchmark {
   private void throughputRound(int size, int slices, double seconds, Map<String, List<Run>> runs,
       int round) throws Exception {
     long tConnect = System.nanoTime();
-    try (Drain client = this.client == ClientKind.SOCKET
+    try (Drain client = clientKind == ClientKind.SOCKET
         ? SocketDrainClient.connect(server.uri(PATH), WAIT)
         : DrainClient.connect(server.uri(PATH))) {
       Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
@@ -507,7 +507,7 @@ public final class CoreBenchmark {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
             turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s,%d,%s", size, round + 1,
                 slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage(),
-                this.client.name().toLowerCase(Locale.ROOT), Runtime.getRuntime().availableProcessors(),
+                clientKind.name().toLowerCase(Locale.ROOT), Runtime.getRuntime().availableProcessors(),
                 garbageCollector()));
             log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
@@ -536,15 +536,10 @@ public final class CoreBenchmark {
       begin = loop::start;
       completed = loop.completed::get;
       stop = loop::stop;
-    } else if (variant == Variant.RAW_NEST8) {
-      NestedLoop loop = new NestedLoop(session, payload, settled, 8);
-      begin = () -> loop.send(0);
-      completed = loop.completed::get;
-      stop = loop::stop;
-    } else if (variant == Variant.RAW_LOOP || variant == Variant.RAW_LOOP_200NS) {
+    } else if (variant == Variant.RAW_LOOP || variant == Variant.RAW_LOOP_200NS || variant == Variant.RAW_NEST8) {
       TrampolinedLoop loop = new TrampolinedLoop(session, payload, settled,
-          variant == Variant.RAW_LOOP_200NS ? 200 : 0);
-      begin = loop::run;
+          variant == Variant.RAW_LOOP_200NS ? 200 : 0, variant == Variant.RAW_NEST8 ? 8 : 1);
+      begin = () -> loop.send(0);
       completed = loop.completed::get;
       stop = loop::stop;
     } else {
@@ -721,84 +716,28 @@ public final class CoreBenchmark {
    * The raw baseline done as {@code SendLoop} does it: a send that completes inline (inside
    * {@code sendBinary}) makes the loop go round again instead of nesting the next send in the
    * handler, so Grizzly's re-entrancy cap (10 nested writes, then a hop to the selector thread)
-   * never comes into play. Still one send in flight.
+   * never comes into play. Still one send in flight. With {@code maxDepth > 1} the handler of
+   * a send that completed inline nests the next send itself, up to that depth (RAW_NEST8);
+   * one continuation owns the chain at a time: a handler that nests takes it over, and the
+   * send it nested in returns without going on.
    */
   private static final class TrampolinedLoop {
-    final Session session;
-    final ByteBuffer payload;
-    final CountDownLatch settled;
-    final long busyNanos;
-    final AtomicLong completed = new AtomicLong();
-    volatile boolean stopping;
-
-    TrampolinedLoop(Session session, ByteBuffer payload, CountDownLatch settled, long busyNanos) {
-      this.session = session;
-      this.payload = payload;
-      this.settled = settled;
-      this.busyNanos = busyNanos;
-    }
-
-    void stop() {
-      stopping = true;
-    }
-
-    /** Sends until a send does not complete inline; its handler then resumes the loop. */
-    void run() {
-      while (!stopping) {
-        if (busyNanos > 0) {
-          long end = System.nanoTime() + busyNanos;
-          while (System.nanoTime() - end < 0) {
-            Thread.onSpinWait();
-          }
-        }
-        // Whoever sets it second (the loop after sendBinary returned, or the handler) goes on.
-        java.util.concurrent.atomic.AtomicBoolean race = new java.util.concurrent.atomic.AtomicBoolean();
-        session.getAsyncRemote().sendBinary(payload.duplicate(), result -> done(result, race));
-        if (race.compareAndSet(false, true)) {
-          return;
-        }
-      }
-      settled.countDown();
-    }
-
-    private void done(SendResult result, java.util.concurrent.atomic.AtomicBoolean race) {
-      if (!result.isOK()) {
-        System.err.println("[bench] raw send failed: " + result.getException());
-        stopping = true;
-      } else {
-        completed.incrementAndGet();
-      }
-      if (race.compareAndSet(false, true)) {
-        return;
-      }
-      if (stopping) {
-        settled.countDown();
-      } else {
-        run();
-      }
-    }
-  }
-
-  /**
-   * A raw loop that nests the next send in the handler of one that completed inline, up to
-   * {@code maxDepth} deep, and trampolines beyond. One continuation owns the chain at a time:
-   * a handler that nests takes it over, and the send it nested in returns without going on.
-   */
-  private static final class NestedLoop {
     private static final int SENDER_RETURNED = 1;
     private static final int HANDLER_DONE = 2;
     private static final int NESTED = 3;
     final Session session;
     final ByteBuffer payload;
     final CountDownLatch settled;
+    final long busyNanos;
     final int maxDepth;
     final AtomicLong completed = new AtomicLong();
     volatile boolean stopping;
 
-    NestedLoop(Session session, ByteBuffer payload, CountDownLatch settled, int maxDepth) {
+    TrampolinedLoop(Session session, ByteBuffer payload, CountDownLatch settled, long busyNanos, int maxDepth) {
       this.session = session;
       this.payload = payload;
       this.settled = settled;
+      this.busyNanos = busyNanos;
       this.maxDepth = maxDepth;
     }
 
@@ -806,8 +745,15 @@ public final class CoreBenchmark {
       stopping = true;
     }
 
+    /** Sends until a send does not complete inline, or its handler nested the next one. */
     void send(int depth) {
       while (!stopping) {
+        if (busyNanos > 0) {
+          long end = System.nanoTime() + busyNanos;
+          while (System.nanoTime() - end < 0) {
+            Thread.onSpinWait();
+          }
+        }
         java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
         session.getAsyncRemote().sendBinary(payload.duplicate(), result -> done(result, state, depth));
         if (state.compareAndSet(0, SENDER_RETURNED) || state.get() == NESTED) {
@@ -873,7 +819,7 @@ public final class CoreBenchmark {
             + " per message. Ratios: of the medians; then the median of the per-turn ratios, each"
             + " turn against the baseline's turn in the same slice of the same connection, with"
             + " its 95%% confidence interval (order statistics).%n%n",
-        client == ClientKind.SOCKET ? "a bare-socket client (frame headers only)" : "fast JDK client",
+        clientKind == ClientKind.SOCKET ? "a bare-socket client (frame headers only)" : "fast JDK client",
         rounds, slices, roundSeconds, WARMUP_SECONDS, rounds * slices));
     b.append("| message | sender | msg/s | MB/s | CPU us/msg | vs raw from handler: ratio of medians;"
         + " per-turn median [95% CI] | vs raw trampolined: same |\n");
@@ -979,8 +925,8 @@ public final class CoreBenchmark {
           continue;
         }
         String[] f = line.split(",");
-        String client = f.length > 7 ? f[7] + ", " + f[8] + " CPU, " + f[9] : "jdk, 2 CPU, G1";
-        Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), client,
+        String setup = f.length > 7 ? f[7] + ", " + f[8] + " CPU, " + f[9] : "jdk, 2 CPU, G1";
+        Slice slice = new Slice(new Connection(file, Integer.parseInt(f[1])), setup,
             Integer.parseInt(f[0]), Integer.parseInt(f[2]));
         slices.computeIfAbsent(slice, k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
       }
@@ -990,12 +936,12 @@ public final class CoreBenchmark {
             + " per connection: median of the connections' median ratios [95%% CI]; below 6"
             + " samples the bracket is the whole range, which covers less than 95%%.%n%n",
         files.size(), slices.size()));
-    b.append("| client | message | sender | baseline | turns | per turn | connections | per connection |\n");
+    b.append("| client, CPUs, collector | message | sender | baseline | turns | per turn | connections | per connection |\n");
     b.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name())) {
-      // (client, size) -> variant -> connection -> ratios
+      // (setup, size) -> variant -> connection -> ratios
       Map<Group, Map<String, Map<Connection, List<Double>>>> ratios = new java.util.TreeMap<>(
-          java.util.Comparator.comparing(Group::client).thenComparing(Group::size));
+          java.util.Comparator.comparing(Group::setup).thenComparing(Group::size));
       slices.forEach((slice, byVariant) -> {
         Double base = byVariant.get(baseline);
         if (base == null) {
@@ -1003,7 +949,7 @@ public final class CoreBenchmark {
         }
         byVariant.forEach((variant, rate) -> {
           if (!variant.equals(baseline)) {
-            ratios.computeIfAbsent(new Group(slice.client(), slice.size()), x -> new LinkedHashMap<>())
+            ratios.computeIfAbsent(new Group(slice.setup(), slice.size()), x -> new LinkedHashMap<>())
                 .computeIfAbsent(variant, x -> new LinkedHashMap<>())
                 .computeIfAbsent(slice.connection(), x -> new ArrayList<>()).add(rate / base);
           }
@@ -1015,7 +961,7 @@ public final class CoreBenchmark {
         double[] connections = byConnection.values().stream()
             .mapToDouble(l -> median(l.stream().mapToDouble(Double::doubleValue).toArray())).toArray();
         b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %s | %d | %s |%n",
-            group.client(), sizeLabel(group.size()),
+            group.setup(), sizeLabel(group.size()),
             variant, baseline, turns.length, medianWithInterval(turns, 3), connections.length,
             medianWithInterval(connections, 3)));
       }));
@@ -1027,10 +973,10 @@ public final class CoreBenchmark {
   private record Connection(Path file, int round) {}
 
   /** The turns that ran side by side, one per variant, on one connection. */
-  private record Slice(Connection connection, String client, int size, int index) {}
+  private record Slice(Connection connection, String setup, int size, int index) {}
 
-  /** What pooled ratios are grouped by. */
-  private record Group(String client, int size) {}
+  /** What pooled ratios are grouped by: client, CPUs and collector ("setup"), and size. */
+  private record Group(String setup, int size) {}
 
   private static String sizeLabel(int bytes) {
     return bytes >= 1024 ? (bytes >> 10) + " KiB" : bytes + " B";

@@ -97,25 +97,33 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
         + "Sec-WebSocket-Version: 13\r\n\r\n";
     out.write(request.getBytes(StandardCharsets.US_ASCII));
     out.flush();
-    // Byte by byte up to the blank line, so that no frame byte after it is read here.
-    StringBuilder response = new StringBuilder();
-    while (!response.toString().endsWith("\r\n\r\n")) {
-      int b = in.read();
-      if (b < 0 || response.length() > 8192) {
-        throw new IOException("handshake: no complete response (" + response + ")");
-      }
-      response.append((char) b);
-    }
-    if (!response.toString().startsWith("HTTP/1.1 101")) {
-      throw new IOException("handshake refused: " + response.toString().lines().findFirst().orElse(""));
+    String response = readHead(in);
+    if (!response.startsWith("HTTP/1.1 101")) {
+      throw new IOException("handshake refused: " + response.lines().findFirst().orElse(""));
     }
     String accept = acceptFor(key);
-    boolean accepted = response.toString().lines()
+    boolean accepted = response.lines()
         .anyMatch(line -> line.regionMatches(true, 0, "Sec-WebSocket-Accept:", 0, 21)
             && line.substring(21).trim().equals(accept));
     if (!accepted) {
       throw new IOException("handshake: no Sec-WebSocket-Accept of " + accept + " in " + response);
     }
+  }
+
+  /**
+   * Reads an HTTP head up to and including its blank line, byte by byte so that nothing after
+   * it (the first frames) is consumed; at most 8 KiB.
+   */
+  static String readHead(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (head.indexOf("\r\n\r\n", Math.max(0, head.length() - 4)) < 0) {
+      int b = in.read();
+      if (b < 0 || head.length() > 8192) {
+        throw new IOException("no complete HTTP head: " + head);
+      }
+      head.append((char) b);
+    }
+    return head.toString();
   }
 
   /** RFC 6455 section 4.2.2: base64(SHA-1(key + the protocol's GUID)). */

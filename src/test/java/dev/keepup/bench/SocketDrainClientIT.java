@@ -160,13 +160,7 @@ final class SocketDrainClientIT {
         Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
       server.getOutputStream().write(new byte[] {(byte) 0x82, (byte) 0x81, 1, 2, 3, 4, 5});
       server.getOutputStream().flush();
-      long deadline = System.nanoTime() + WAIT.toNanos();
-      assertThatThrownBy(() -> {
-        while (System.nanoTime() - deadline < 0) {
-          client.messages();
-          Thread.onSpinWait();
-        }
-      }).isInstanceOf(IllegalStateException.class).hasRootCauseMessage("masked frame from the server");
+      assertThat(awaitFailure(client)).hasRootCauseMessage("masked frame from the server");
     }
   }
 
@@ -200,13 +194,7 @@ final class SocketDrainClientIT {
       try (Socket server = accepted.get(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
         server.getOutputStream().write(frame);
         server.getOutputStream().flush();
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        assertThatThrownBy(() -> {
-          while (System.nanoTime() - deadline < 0) {
-            client.messages();
-            Thread.sleep(1);
-          }
-        }).as("frame %s", java.util.Arrays.toString(frame)).isInstanceOf(IllegalStateException.class)
+        assertThat(awaitFailure(client)).as("frame %s", java.util.Arrays.toString(frame))
             .hasRootCauseInstanceOf(IOException.class);
       } finally {
         client.close();
@@ -224,13 +212,7 @@ final class SocketDrainClientIT {
       server.getOutputStream().flush();
       awaitMessages(client, 1);
       server.close();
-      long deadline = System.nanoTime() + WAIT.toNanos();
-      assertThatThrownBy(() -> {
-        while (System.nanoTime() - deadline < 0) {
-          client.messages();
-          Thread.sleep(1);
-        }
-      }).isInstanceOf(IllegalStateException.class).hasRootCauseMessage("end of stream from the server");
+      assertThat(awaitFailure(client)).hasRootCauseMessage("end of stream from the server");
     }
   }
 
@@ -253,7 +235,7 @@ final class SocketDrainClientIT {
     CompletableFuture<Socket> accepted = CompletableFuture.supplyAsync(() -> {
       try {
         Socket s = listener.accept();
-        readRequest(s.getInputStream());
+        SocketDrainClient.readHead(s.getInputStream());
         s.getOutputStream().write("HTTP/1.1 404 Not Found\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         return s;
@@ -281,7 +263,7 @@ final class SocketDrainClientIT {
         // Small writes go out as written, so that frames reach the client split where a test
         // splits them.
         s.setTcpNoDelay(true);
-        String request = readRequest(s.getInputStream());
+        String request = SocketDrainClient.readHead(s.getInputStream());
         String key = request.lines().filter(l -> l.startsWith("Sec-WebSocket-Key: ")).findFirst()
             .map(l -> l.substring("Sec-WebSocket-Key: ".length()).trim()).orElse(null);
         if (!request.startsWith("GET /bench HTTP/1.1") || key == null) {
@@ -298,17 +280,6 @@ final class SocketDrainClientIT {
     });
   }
 
-  private static String readRequest(InputStream in) throws IOException {
-    StringBuilder request = new StringBuilder();
-    while (!request.toString().endsWith("\r\n\r\n")) {
-      int b = in.read();
-      if (b < 0) {
-        throw new IOException("request cut short: " + request);
-      }
-      request.append((char) b);
-    }
-    return request.toString();
-  }
 
   /**
    * An unmasked frame with first byte {@code b0} and {@code length} bytes of 0xFF: a walker
@@ -333,6 +304,20 @@ final class SocketDrainClientIT {
     java.util.Arrays.fill(payload, (byte) 0xFF);
     f.writeBytes(payload);
     return f.toByteArray();
+  }
+
+  /** The failure {@code messages()} reports within the wait; fails the test if none comes. */
+  private static IllegalStateException awaitFailure(SocketDrainClient client) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (System.nanoTime() - deadline < 0) {
+      try {
+        client.messages();
+      } catch (IllegalStateException failed) {
+        return failed;
+      }
+      Thread.sleep(1);
+    }
+    throw new AssertionError("no failure reported within " + WAIT);
   }
 
   private static void awaitMessages(SocketDrainClient client, long count) throws InterruptedException {
