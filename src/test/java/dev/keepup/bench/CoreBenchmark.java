@@ -32,14 +32,17 @@ import java.util.function.Supplier;
  * The "core" benchmark: pacing accuracy, and the sender's overhead against a raw Tyrus send
  * loop, over real loopback sockets (Tyrus 2.2 server, a client draining as fast as it can:
  * the JDK's {@code java.net.http.WebSocket}, or with {@code --client socket} the bare {@link
- * SocketDrainClient}; all in this JVM). Prints a Markdown table and writes it to {@code
+ * SocketDrainClient}, both in this JVM; or with {@code --client process} that bare client in a
+ * JVM of its own, {@link DrainProcess}). Prints a Markdown table and writes it to {@code
  * target/bench/core.md}. Run with {@code bench/run-core.sh}; see docs/benchmarks.md.
  *
  * <p>Options ({@code --help} lists them): {@code --rounds N} connections per message size
  * (default 8), {@code --slices K} turns of every variant on each (default 4), {@code --seconds
  * S} measured per turn (default 0.5), {@code --pacing-seconds S} per frame rate (default 10; 0
- * skips pacing), {@code --client jdk|socket}, {@code --quick} (checks the program works in
- * about a minute, figures meaningless).
+ * skips pacing), {@code --client jdk|socket|process}, {@code --client-cpus LIST} (pins the
+ * process client with taskset), {@code --quick} (checks the program works in about a minute,
+ * figures meaningless). {@code -Dbench.threads=true} logs, per turn, how many sends ran on
+ * which thread (a reflective wrapper on every send, so its rates are not comparable).
  *
  * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
  */
@@ -56,6 +59,8 @@ public final class CoreBenchmark {
   private final int[] sizes;
   private final List<Variant> variants;
   private final ClientKind clientKind;
+  /** With {@code --client process}: the client's own JVM, started once for the whole run. */
+  private final DrainProcess drainProcess;
   private final TyrusTestServer server;
   /** One CSV row per measured turn, written beside the report for pooling runs (--pool). */
   private final List<String> turnRows = new ArrayList<>();
@@ -63,15 +68,22 @@ public final class CoreBenchmark {
       new java.util.concurrent.LinkedBlockingQueue<>();
 
   private CoreBenchmark(int rounds, int slices, double roundSeconds, double pacingSeconds,
-      int[] sizes, List<Variant> variants, ClientKind client) throws Exception {
+      int[] sizes, List<Variant> variants, ClientKind client, String clientCpus) throws Exception {
     this.rounds = rounds;
     this.clientKind = client;
+
     this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
     this.roundSeconds = roundSeconds;
     this.pacingSeconds = pacingSeconds;
     this.server = TyrusTestServer.start(PATH, sessions::add);
+    try {
+      this.drainProcess = client == ClientKind.PROCESS ? DrainProcess.start(clientCpus) : null;
+    } catch (IOException | RuntimeException e) {
+      server.close();
+      throw e;
+    }
   }
 
   public static void main(String[] args) throws Exception {
@@ -84,6 +96,7 @@ public final class CoreBenchmark {
     int[] sizes = {1 << 10, 64 << 10};
     List<Variant> variants = List.of(Variant.RAW, Variant.RAW_LOOP, Variant.PACED, Variant.PACED_PINGS);
     ClientKind client = ClientKind.JDK;
+    String clientCpus = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
@@ -98,6 +111,7 @@ public final class CoreBenchmark {
         case "--variants" -> variants = java.util.Arrays.stream(args[++i].split(","))
             .map(Variant::valueOf).toList();
         case "--client" -> client = ClientKind.parse(args[++i]);
+        case "--client-cpus" -> clientCpus = args[++i];
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--pool" -> {
           pool(java.util.Arrays.stream(args[++i].split(",")).map(Path::of).toList());
@@ -120,9 +134,13 @@ public final class CoreBenchmark {
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines);",
               "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send,",
               "                        and RAW_NEST8, nested up to 8 deep and then trampolined",
-              "  --client jdk|socket   throughput's draining client: the JDK's java.net.http",
+              "  --client jdk|socket|process",
+              "                        throughput's draining client: the JDK's java.net.http",
               "                        WebSocket (default), or a bare socket that only walks frame",
-              "                        headers, so that the server is what limits throughput",
+              "                        headers, so that the server is what limits throughput;",
+              "                        process: that bare-socket client in a JVM of its own",
+              "  --client-cpus LIST    with --client process: pins the client's JVM to these CPUs",
+              "                        (taskset -c LIST), e.g. 0 while this JVM runs on CPU 1",
               "  --quick               a one-minute smoke run whose figures mean nothing",
               "  --pool A.csv,B.csv    no run: pools the per-turn CSVs of earlier runs (each run",
               "                        writes core-turns.csv beside core.md) and prints the ratios"));
@@ -132,11 +150,17 @@ public final class CoreBenchmark {
       }
     }
     String report;
-    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client);
+    if (clientCpus != null && client != ClientKind.PROCESS) {
+      throw new IllegalArgumentException("--client-cpus needs --client process");
+    }
+    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client, clientCpus);
     try {
       report = bench.run();
     } finally {
       bench.server.close();
+      if (bench.drainProcess != null) {
+        bench.drainProcess.close();
+      }
     }
     System.out.println(report);
     Path out = Path.of(System.getProperty("keepup.bench.out", "target/bench/core.md"));
@@ -427,6 +451,27 @@ public final class CoreBenchmark {
     });
   }
 
+  /**
+   * Wraps {@code session} so that every async send counts against the thread it runs on (by
+   * name): a diagnostic ({@code -Dbench.threads=true}) for where a
+   * variant's loop runs, which costs every variant a reflective call per send.
+   */
+  private static Session countingSendsByThread(Session session, Map<String, AtomicLong> counts) {
+    return proxy(Session.class, (proxy, method, args) -> {
+      if (method.getName().equals("getAsyncRemote")) {
+        RemoteEndpoint.Async async = session.getAsyncRemote();
+        return proxy(RemoteEndpoint.Async.class, (p, m, a) -> {
+          if (m.getName().startsWith("send")) {
+            String kind = Thread.currentThread().getName();
+            counts.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+          }
+          return invoke(async, m, a);
+        });
+      }
+      return invoke(session, method, args);
+    });
+  }
+
   // ---------------------------------------------------------------------------------------
   // Unpaced throughput.
 
@@ -486,9 +531,11 @@ public final class CoreBenchmark {
   private void throughputRound(int size, int slices, double seconds, Map<String, List<Run>> runs,
       int round) throws Exception {
     long tConnect = System.nanoTime();
-    try (Drain client = clientKind == ClientKind.SOCKET
-        ? SocketDrainClient.connect(server.uri(PATH), WAIT)
-        : DrainClient.connect(server.uri(PATH))) {
+    try (Drain client = switch (clientKind) {
+      case SOCKET -> SocketDrainClient.connect(server.uri(PATH), WAIT);
+      case PROCESS -> drainProcess.connect(server.uri(PATH));
+      case JDK -> DrainClient.connect(server.uri(PATH));
+    }) {
       Session session = sessions.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       trace("connected in %.0f ms", (System.nanoTime() - tConnect) / 1e6);
       if (session == null) {
@@ -526,6 +573,10 @@ public final class CoreBenchmark {
    */
   private Run slice(Variant variant, Session session, Drain client, int size, double seconds)
       throws Exception {
+    Map<String, AtomicLong> sendsByThread = new java.util.concurrent.ConcurrentHashMap<>();
+    if (THREADS) {
+      session = countingSendsByThread(session, sendsByThread);
+    }
     ByteBuffer payload = ByteBuffer.allocate(size);
     Supplier<Long> completed;
     Runnable stop;
@@ -586,13 +637,16 @@ public final class CoreBenchmark {
       throw new IllegalStateException(variant + ": the session closed");
     }
     trace("settled in %.0f ms", (System.nanoTime() - t1) / 1e6);
+    if (THREADS) {
+      log("  %s: sends by thread %s", variant.name(), new java.util.TreeMap<>(sendsByThread));
+    }
     long received = r1 - r0;
     return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
   }
 
   /** The throughput turns' draining client. */
   enum ClientKind {
-    JDK, SOCKET;
+    JDK, SOCKET, PROCESS;
 
     static ClientKind parse(String name) {
       for (ClientKind kind : values()) {
@@ -600,7 +654,7 @@ public final class CoreBenchmark {
           return kind;
         }
       }
-      throw new IllegalArgumentException("--client must be jdk or socket, not " + name);
+      throw new IllegalArgumentException("--client must be jdk, socket or process, not " + name);
     }
   }
 
@@ -815,11 +869,15 @@ public final class CoreBenchmark {
         "%nUnpaced throughput: one send in flight, %s draining, %d connections per"
             + " message size, on each %d turns of every variant (order rotated) of %.1f s after"
             + " %.1f s of warm-up, counted at the client; msg/s, MB/s and CPU are medians over"
-            + " the %d turns; MB = 10^6 bytes; CPU is the whole process (server, client, sender)"
-            + " per message. Ratios: of the medians; then the median of the per-turn ratios, each"
+            + " the %d turns; MB = 10^6 bytes; CPU is this whole process (server and sender, and"
+            + " the client unless it runs in its own) per message. Ratios: of the medians; then the median of the per-turn ratios, each"
             + " turn against the baseline's turn in the same slice of the same connection, with"
             + " its 95%% confidence interval (order statistics).%n%n",
-        clientKind == ClientKind.SOCKET ? "a bare-socket client (frame headers only)" : "fast JDK client",
+        switch (clientKind) {
+          case SOCKET -> "a bare-socket client (frame headers only)";
+          case PROCESS -> "a bare-socket client (frame headers only) in " + drainProcess.description();
+          case JDK -> "fast JDK client";
+        },
         rounds, slices, roundSeconds, WARMUP_SECONDS, rounds * slices));
     b.append("| message | sender | msg/s | MB/s | CPU us/msg | vs raw from handler: ratio of medians;"
         + " per-turn median [95% CI] | vs raw trampolined: same |\n");
@@ -1067,6 +1125,7 @@ public final class CoreBenchmark {
 
   private static final long STARTED = System.nanoTime();
   private static final boolean TRACE = Boolean.getBoolean("bench.trace");
+  private static final boolean THREADS = Boolean.getBoolean("bench.threads");
 
   private static void trace(String format, Object... args) {
     if (TRACE) {

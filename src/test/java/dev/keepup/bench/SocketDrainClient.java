@@ -58,6 +58,53 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
     this.reader.setDaemon(true);
   }
 
+  /**
+   * Runs the client in a process of its own, driven over stdin and stdout one line at a time,
+   * so that a benchmark can put it on another CPU than the server's (see {@link DrainProcess}):
+   * {@code connect <ws uri>} answers {@code connected}, {@code messages} the count so far,
+   * {@code close} answers {@code closed}; a failure answers {@code error <what>}. One
+   * connection at a time; end of input closes it and exits.
+   */
+  public static void main(String[] args) throws IOException {
+    java.io.BufferedReader commands = new java.io.BufferedReader(
+        new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+    java.io.PrintStream answers = new java.io.PrintStream(System.out, true, StandardCharsets.UTF_8);
+    SocketDrainClient client = null;
+    try {
+      for (String line; (line = commands.readLine()) != null; ) {
+        try {
+          if (line.startsWith("connect ")) {
+            if (client != null) {
+              throw new IllegalStateException("already connected");
+            }
+            client = connect(URI.create(line.substring(8).trim()), Duration.ofSeconds(10));
+            answers.println("connected");
+          } else if (line.equals("messages")) {
+            if (client == null) {
+              throw new IllegalStateException("not connected");
+            }
+            answers.println(client.messages());
+          } else if (line.equals("close")) {
+            if (client != null) {
+              SocketDrainClient closing = client;
+              client = null;
+              closing.close();
+            }
+            answers.println("closed");
+          } else {
+            throw new IllegalArgumentException("unknown command: " + line);
+          }
+        } catch (IOException | RuntimeException e) {
+          answers.println("error " + String.valueOf(e).replace('\n', ' '));
+        }
+      }
+    } finally {
+      if (client != null) {
+        client.close();
+      }
+    }
+  }
+
   /** Connects to {@code uri} (ws://host:port/path) and completes the opening handshake. */
   static SocketDrainClient connect(URI uri, Duration timeout) throws IOException {
     return connect(uri, timeout, BUFFER_BYTES);

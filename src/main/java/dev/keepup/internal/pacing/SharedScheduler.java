@@ -1,6 +1,7 @@
 package dev.keepup.internal.pacing;
 
 import dev.keepup.Scheduler;
+import java.util.concurrent.Delayed;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -13,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * delays, rather than stops, every other session; more would only add context switches, since
  * a tick does microseconds of work.
  */
-public final class SharedScheduler implements Scheduler {
+public final class SharedScheduler implements QueueAwareScheduler {
   /** The one instance, started on first use. */
   public static final SharedScheduler INSTANCE = new SharedScheduler();
 
@@ -34,5 +35,12 @@ public final class SharedScheduler implements Scheduler {
   public Cancellable schedule(Runnable task, long delayNanos) {
     ScheduledFuture<?> future = executor.schedule(task, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
     return () -> future.cancel(false);
+  }
+
+  @Override
+  public boolean hasTasksWaiting() {
+    // The queue's head is the task due first; any thread that was free would have taken it.
+    Runnable head = executor.getQueue().peek();
+    return head instanceof Delayed due && due.getDelay(TimeUnit.NANOSECONDS) <= 0;
   }
 }

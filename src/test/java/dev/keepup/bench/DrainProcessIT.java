@@ -1,0 +1,99 @@
+package dev.keepup.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keepup.Frame;
+import dev.keepup.PacedSender;
+import dev.keepup.SenderStats;
+import dev.keepup.it.TyrusTestServer;
+import jakarta.websocket.Session;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The benchmark's client in a JVM of its own (--client process): a real child process
+ * draining a real Tyrus server on 127.0.0.1, driven over its stdin and stdout.
+ */
+@Timeout(60)
+final class DrainProcessIT {
+  private static final Duration WAIT = Duration.ofSeconds(10);
+
+  @Test
+  void countsEveryMessageAPacedSenderCompletes_oneConnectionAfterAnother() throws Exception {
+    try (TyrusTestServer server = TyrusTestServer.start("/bench", s -> { });
+        DrainProcess child = DrainProcess.start(null)) {
+      for (int connection = 0; connection < 2; connection++) {
+        try (CoreBenchmark.Drain drain = child.connect(server.uri("/bench"))) {
+          Session session = server.awaitSession(WAIT);
+          int frames = 1_000 * (connection + 1);
+          AtomicInteger taken = new AtomicInteger();
+          ByteBuffer payload = ByteBuffer.allocate(1024 * (connection + 1));
+          PacedSender sender = PacedSender.newBuilder(session)
+              .unpaced()
+              .pingEvery(0)
+              .source(rendition -> taken.getAndIncrement() < frames ? Frame.of(payload, System.nanoTime()) : null)
+              .build();
+          sender.start();
+          long deadline = System.nanoTime() + WAIT.toNanos();
+          while (sender.stats().framesCompleted() < frames && System.nanoTime() - deadline < 0) {
+            Thread.sleep(1);
+          }
+          sender.close();
+          SenderStats stats = sender.stats();
+          assertThat(stats.framesCompleted()).isEqualTo(frames);
+          while (drain.messages() < frames && System.nanoTime() - deadline < 0) {
+            Thread.sleep(1);
+          }
+          assertThat(drain.messages()).as("connection %d", connection).isEqualTo(frames);
+        }
+      }
+      assertThat(child.isAlive()).isTrue();
+    }
+  }
+
+  @Test
+  void aConnectionRefused_isAnErrorThatNamesIt_andTheChildGoesOn() throws Exception {
+    int closedPort;
+    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = probe.getLocalPort();
+    }
+    try (DrainProcess child = DrainProcess.start(null)) {
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:" + closedPort + "/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("answered: error")
+          .hasMessageContaining("Connection refused");
+      try (TyrusTestServer server = TyrusTestServer.start("/bench", s -> { });
+          CoreBenchmark.Drain drain = child.connect(server.uri("/bench"))) {
+        server.awaitSession(WAIT);
+        assertThat(drain.messages()).isZero();
+      }
+    }
+  }
+
+  @Test
+  void close_endsTheChild() throws Exception {
+    DrainProcess child = DrainProcess.start(null);
+    assertThat(child.isAlive()).isTrue();
+    child.close();
+    assertThat(child.isAlive()).isFalse();
+    assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("exited");
+  }
+
+  @Test
+  void aCpuListThatIsNotOne_isRefusedBeforeAnythingStarts() {
+    assertThatThrownBy(() -> DrainProcess.start("0; rm -rf /"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--client-cpus")
+        .hasMessageContaining("0; rm -rf /");
+  }
+}
