@@ -167,51 +167,6 @@ final class PacedSenderTest {
   }
 
   @Test
-  void unpaced_onAQueueAwareScheduler_keepsItsThreadWhileNoOtherTaskWaits() {
-    // As above, but the scheduler can say whether other tasks wait for a thread (the shared
-    // one can): a pass that used its 20 ms goes on in place while none does, and hands the
-    // loop on, so the others get their turn, once one does.
-    java.util.concurrent.atomic.AtomicLong elapsedInSends = new java.util.concurrent.atomic.AtomicLong();
-    java.util.concurrent.atomic.AtomicBoolean othersWaiting = new java.util.concurrent.atomic.AtomicBoolean();
-    fake.onSend(data -> {
-      elapsedInSends.addAndGet(10_000);
-      // Another task becomes due 30 ms into the scheduler's pass (at the 3,200th send).
-      othersWaiting.set(fake.sends().size() >= 3200);
-    });
-    List<Integer> sendsWhenScheduled = new ArrayList<>();
-    java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(6000);
-    dev.keepup.internal.pacing.QueueAwareScheduler scheduler = new dev.keepup.internal.pacing.QueueAwareScheduler() {
-      @Override
-      public Cancellable schedule(Runnable task, long delayNanos) {
-        sendsWhenScheduled.add(fake.sends().size());
-        return time.schedule(task, delayNanos);
-      }
-
-      @Override
-      public boolean hasTasksWaiting() {
-        return othersWaiting.get();
-      }
-    };
-    PacedSender sender = builder(rendition -> left.getAndDecrement() > 0
-            ? Frame.of(ByteBuffer.allocate(10), time.read()) : null)
-        .ticker(() -> time.read() + elapsedInSends.get())
-        .scheduler(scheduler)
-        .unpaced()
-        .build();
-    sender.start();
-    // On the caller's thread (not the scheduler's): 2 ms, whoever waits.
-    assertThat(sendsWhenScheduled).containsExactly(200);
-    time.runDue();
-    // On the scheduler's thread: past 20 ms while nothing waits, then at the end of the
-    // 20 ms pass in which another task became due (2,200 + 2,000 sends).
-    assertThat(sendsWhenScheduled).startsWith(200, 4200);
-    time.runDue();
-    assertThat(fake.sends()).hasSize(6000);
-    sender.close();
-    assertThat(sender.stats().isBalanced()).isTrue();
-  }
-
-  @Test
   void maxBytesPerSecond_capsSendRate() {
     PacedSender sender = builder(keyFrames(10_000)).targetFps(60).maxBytesPerSecond(100_000).build();
     sender.start();

@@ -596,7 +596,7 @@ public final class CoreBenchmark {
     } else {
       PacedSender sender = PacedSender.newBuilder(session)
           .unpaced()
-          .pingEvery(variant == Variant.PACED ? 0 : 1)
+          .pingEvery(variant == Variant.PACED_PINGS ? 1 : 0)
           .source(rendition -> Frame.of(payload, System.nanoTime()))
           .build();
       begin = sender::start;

@@ -1,7 +1,6 @@
 package dev.keepup.internal.pacing;
 
 import dev.keepup.Scheduler;
-import java.util.concurrent.Delayed;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -14,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * delays, rather than stops, every other session; more would only add context switches, since
  * a tick does microseconds of work.
  */
-public final class SharedScheduler implements QueueAwareScheduler {
+public final class SharedScheduler implements Scheduler {
   /** The one instance, started on first use. */
   public static final SharedScheduler INSTANCE = new SharedScheduler();
 
@@ -35,12 +34,5 @@ public final class SharedScheduler implements QueueAwareScheduler {
   public Cancellable schedule(Runnable task, long delayNanos) {
     ScheduledFuture<?> future = executor.schedule(task, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
     return () -> future.cancel(false);
-  }
-
-  @Override
-  public boolean hasTasksWaiting() {
-    // The queue's head is the task due first; any thread that was free would have taken it.
-    Runnable head = executor.getQueue().peek();
-    return head instanceof Delayed due && due.getDelay(TimeUnit.NANOSECONDS) <= 0;
   }
 }

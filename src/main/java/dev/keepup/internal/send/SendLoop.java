@@ -11,7 +11,6 @@ import dev.keepup.SenderListener;
 import dev.keepup.SenderStats;
 import dev.keepup.Signals;
 import dev.keepup.Verdict;
-import dev.keepup.internal.pacing.QueueAwareScheduler;
 import dev.keepup.internal.signal.DeliveryTracker;
 import dev.keepup.SkipReason;
 import dev.keepup.StopReason;
@@ -60,8 +59,7 @@ public final class SendLoop implements Transport.Completion {
    * The same bound on a scheduler thread, there for the other senders sharing it. Longer,
    * because a hand-off is dear on a busy machine: the woken thread waits for a core, and on
    * the project's 2-core machine a 2 ms bound cost 25-30% of 1 KiB throughput (6 interleaved
-   * rounds each, CoreBenchmark), 50 ms about 5%. A scheduler that can tell when no other task
-   * waits ({@link QueueAwareScheduler}, the shared one) lets the pass go on instead.
+   * rounds each, CoreBenchmark), 50 ms about 5%.
    */
   private static final long UNPACED_SCHEDULER_PASS_NANOS = 20_000_000L;
   /** Bounds a pass as well, for a ticker that does not move within it (virtual time). */
@@ -225,8 +223,6 @@ public final class SendLoop implements Transport.Completion {
   private int sendsThisPass;
   private long passStartedAt;
   private long passBudgetNanos;
-  /** Whether the current pass runs as a scheduler task (rather than on a caller's or container's thread). */
-  private boolean passOnScheduler;
   /** The rendition of the last keyframe taken, kept across broken chains to count switches. */
   private int lastRendition = -1;
   private long policyFailures;
@@ -498,26 +494,22 @@ public final class SendLoop implements Transport.Completion {
     } finally {
       lock.unlock();
     }
-    pump(UNPACED_SCHEDULER_PASS_NANOS, true);
+    pump(UNPACED_SCHEDULER_PASS_NANOS);
   }
 
   /** Runs steps until no event is left unprocessed; only one thread at a time gets past the counter. */
   private void pump() {
-    pump(UNPACED_FOREIGN_PASS_NANOS, false);
+    pump(UNPACED_FOREIGN_PASS_NANOS);
   }
 
-  /**
-   * {@code budgetNanos}: how long this pass may send unpaced, if it is this thread's to run;
-   * {@code onScheduler}: whether this thread is running a scheduler task.
-   */
-  private void pump(long budgetNanos, boolean onScheduler) {
+  /** {@code budgetNanos}: how long this pass may send unpaced, if it is this thread's to run. */
+  private void pump(long budgetNanos) {
     if (workInProgress.getAndIncrement() != 0) {
       return;
     }
     int missed = 1;
     sendsThisPass = 0;
     passBudgetNanos = budgetNanos;
-    passOnScheduler = onScheduler;
     do {
       Frame toSend;
       boolean ping;
@@ -722,17 +714,10 @@ public final class SendLoop implements Transport.Completion {
     }
     boolean tickDue = now - nextTickAt >= 0 && (!unpaced() || readyForFrame(now));
     if (tickDue && unpaced() && !passMaySend(now)) {
-      if (passOnScheduler && config.scheduler() instanceof QueueAwareScheduler queue
-          && !queue.hasTasksWaiting()) {
-        // Nothing else is waiting for a scheduler thread: a new pass, on this thread.
-        passStartedAt = now;
-        sendsThisPass = 0;
-      } else {
-        // This pass has had its time: the loop goes on from a scheduler task, once this pass
-        // has let go of the work counter (see pump).
-        tickDue = false;
-        handoffDue = true;
-      }
+      // This pass has had its time: the loop goes on from a scheduler task, once this pass
+      // has let go of the work counter (see pump).
+      tickDue = false;
+      handoffDue = true;
     }
     if (tickDue) {
       tick(now);
