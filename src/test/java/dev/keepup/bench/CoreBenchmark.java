@@ -59,6 +59,7 @@ public final class CoreBenchmark {
   private final int[] sizes;
   private final List<Variant> variants;
   private final ClientKind clientKind;
+  private final String clientLabel;
   /** With {@code --client process}: the client's own JVM, started once for the whole run. */
   private final DrainProcess drainProcess;
   private final TyrusTestServer server;
@@ -71,7 +72,11 @@ public final class CoreBenchmark {
       int[] sizes, List<Variant> variants, ClientKind client, String clientCpus) throws Exception {
     this.rounds = rounds;
     this.clientKind = client;
-
+    // The CSV's client column: what would make turns incomparable, so that --pool keeps apart
+    // pinned and unpinned client processes, and turns that paid the per-send thread counter.
+    this.clientLabel = client.name().toLowerCase(Locale.ROOT)
+        + (clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "")
+        + (THREADS ? "+threadcount" : "");
     this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
@@ -157,9 +162,12 @@ public final class CoreBenchmark {
     try {
       report = bench.run();
     } finally {
-      bench.server.close();
-      if (bench.drainProcess != null) {
-        bench.drainProcess.close();
+      try {
+        bench.server.close();
+      } finally {
+        if (bench.drainProcess != null) {
+          bench.drainProcess.close();
+        }
       }
     }
     System.out.println(report);
@@ -173,6 +181,7 @@ public final class CoreBenchmark {
   }
 
   private String run() throws Exception {
+    java.time.Instant started = java.time.Instant.now();
     String loadBefore = loadAverage();
     Map<String, List<Run>> runs = new LinkedHashMap<>();
     log("throughput warm-up");
@@ -197,7 +206,9 @@ public final class CoreBenchmark {
       nanosPerFrame[round] = nanosPerFrameOverNoOpSession(Math.min(1, roundSeconds));
     }
     String loadAfter = loadAverage();
-    return table(pacing, sizes, runs, median(nanosPerFrame), loadBefore, loadAfter);
+    String period = "Ran from " + started.truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + " to "
+        + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + ".";
+    return table(pacing, sizes, runs, median(nanosPerFrame), loadBefore, loadAfter) + "\n" + period + "\n";
   }
 
   // ---------------------------------------------------------------------------------------
@@ -554,7 +565,7 @@ public final class CoreBenchmark {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
             turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s,%d,%s", size, round + 1,
                 slice + 1, v.name(), r.messagesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage(),
-                clientKind.name().toLowerCase(Locale.ROOT), Runtime.getRuntime().availableProcessors(),
+                clientLabel, Runtime.getRuntime().availableProcessors(),
                 garbageCollector()));
             log("round %d.%d, %5d B, %-34s received %9.0f msg/s %8.1f MB/s, completed %9.0f msg/s,"
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),

@@ -4,16 +4,16 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * A {@link SocketDrainClient} in a JVM of its own ({@code --client process}), optionally pinned
@@ -27,20 +27,38 @@ final class DrainProcess implements AutoCloseable {
 
   private final Process process;
   private final PrintStream commands;
-  private final BufferedReader answers;
+  /** The child's output lines; an empty Optional once it ended. One reader thread fills it. */
+  private final BlockingQueue<Optional<String>> answers = new LinkedBlockingQueue<>();
+  private final Duration answerWithin;
   private final String description;
 
-  private DrainProcess(Process process, String description) {
+  private DrainProcess(Process process, Duration answerWithin, String description) {
     this.process = process;
+    this.answerWithin = answerWithin;
     this.description = description;
     this.commands = new PrintStream(process.getOutputStream(), true, StandardCharsets.UTF_8);
-    this.answers = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    Thread reader = new Thread(() -> {
+      try (BufferedReader lines = new BufferedReader(
+          new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = lines.readLine()) != null; ) {
+          answers.add(Optional.of(line));
+        }
+      } catch (IOException e) {
+        // The child's output broke off: the same, to the asker, as its end.
+      } finally {
+        answers.add(Optional.empty());
+      }
+    }, "drain-process-answers");
+    reader.setDaemon(true);
+    reader.start();
   }
 
   /**
-   * Starts the child with this JVM's {@code java} and class path.
+   * Starts the child with this JVM's {@code java} and class path, and waits until it is ready.
    *
    * @param cpus a {@code taskset -c} CPU list for the child, or null to leave it unpinned
+   * @throws IllegalArgumentException if {@code cpus} is not a CPU list
+   * @throws IOException if the child cannot start (no {@code taskset}, a CPU it may not use)
    */
   static DrainProcess start(String cpus) throws IOException {
     List<String> command = new ArrayList<>();
@@ -52,12 +70,27 @@ final class DrainProcess implements AutoCloseable {
     }
     String java = ProcessHandle.current().info().command()
         .orElseGet(() -> Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(List.of(java, "-Xms64m", "-Xmx64m", "-cp", System.getProperty("java.class.path"),
-        SocketDrainClient.class.getName()));
+    // VM warnings go to stderr, so that stdout carries answers only.
+    command.addAll(List.of(java, "-XX:+DisplayVMOutputToStderr", "-Xms64m", "-Xmx64m",
+        "-cp", System.getProperty("java.class.path"), SocketDrainClient.class.getName()));
+    return start(command, ANSWER_WITHIN,
+        cpus == null ? "its own process" : "its own process on CPU " + cpus);
+  }
+
+  /** Starts {@code command}, which must speak the protocol, and waits for its {@code ready}. */
+  static DrainProcess start(List<String> command, Duration answerWithin, String description)
+      throws IOException {
     Process process = new ProcessBuilder(command)
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start();
-    return new DrainProcess(process, cpus == null ? "its own process" : "its own process on CPU " + cpus);
+    DrainProcess child = new DrainProcess(process, answerWithin, description);
+    try {
+      child.awaitAnswer("(start)", "ready");
+    } catch (IOException | RuntimeException e) {
+      child.close();
+      throw e;
+    }
+    return child;
   }
 
   /** Whether the child is still running. */
@@ -76,10 +109,16 @@ final class DrainProcess implements AutoCloseable {
     return new CoreBenchmark.Drain() {
       @Override
       public long messages() {
+        String answer;
         try {
-          return Long.parseLong(ask("messages", null));
+          answer = ask("messages", null);
         } catch (IOException e) {
           throw new IllegalStateException("drain process: " + e.getMessage(), e);
+        }
+        try {
+          return Long.parseLong(answer);
+        } catch (NumberFormatException e) {
+          throw new IllegalStateException("drain process: \"messages\" answered " + answer + ", not a count", e);
         }
       }
 
@@ -100,32 +139,36 @@ final class DrainProcess implements AutoCloseable {
       throw new IOException("the client process exited with " + process.exitValue());
     }
     commands.println(command);
-    CompletableFuture<String> answer = CompletableFuture.supplyAsync(() -> {
-      try {
-        return answers.readLine();
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    });
-    String line;
+    return awaitAnswer(command, expected);
+  }
+
+  private String awaitAnswer(String command, String expected) throws IOException {
+    Optional<String> answer;
     try {
-      line = answer.get(ANSWER_WITHIN.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      close();
-      throw new IOException("no answer to \"" + command + "\" within " + ANSWER_WITHIN.toSeconds() + " s");
-    } catch (ExecutionException e) {
-      throw new IOException("reading the answer to \"" + command + "\"", e.getCause());
+      answer = answers.poll(answerWithin.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IOException("interrupted waiting for \"" + command + "\"", e);
+      throw new IOException("interrupted waiting for the answer to \"" + command + "\"", e);
     }
-    if (line == null) {
-      throw new IOException("the client process ended its output after \"" + command + "\"");
+    if (answer == null) {
+      close();
+      throw new IOException("no answer to \"" + command + "\" within " + answerWithin.toMillis() + " ms");
     }
+    if (answer.isEmpty()) {
+      // Put back for whoever asks next: the end stays the end.
+      answers.add(answer);
+      throw new IOException("the client process ended its output at \"" + command + "\""
+          + (process.isAlive() ? "" : exitCodeSuffix()));
+    }
+    String line = answer.get();
     if (line.startsWith("error ") || (expected != null && !line.equals(expected))) {
       throw new IOException("\"" + command + "\" answered: " + line);
     }
     return line;
+  }
+
+  private String exitCodeSuffix() {
+    return ", exit code " + process.exitValue();
   }
 
   /** Ends the child: end of input first, which closes its connection; killed if it lingers. */

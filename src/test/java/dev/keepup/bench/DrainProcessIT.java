@@ -14,6 +14,7 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -31,8 +32,9 @@ final class DrainProcessIT {
     try (TyrusTestServer server = TyrusTestServer.start("/bench", s -> { });
         DrainProcess child = DrainProcess.start(null)) {
       for (int connection = 0; connection < 2; connection++) {
+        Session session;
         try (CoreBenchmark.Drain drain = child.connect(server.uri("/bench"))) {
-          Session session = server.awaitSession(WAIT);
+          session = server.awaitSession(WAIT);
           int frames = 1_000 * (connection + 1);
           AtomicInteger taken = new AtomicInteger();
           ByteBuffer payload = ByteBuffer.allocate(1024 * (connection + 1));
@@ -54,6 +56,12 @@ final class DrainProcessIT {
           }
           assertThat(drain.messages()).as("connection %d", connection).isEqualTo(frames);
         }
+        // Closing the drain closes the child's socket: the server sees the client go.
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (session.isOpen() && System.nanoTime() - deadline < 0) {
+          Thread.sleep(1);
+        }
+        assertThat(session.isOpen()).as("server session after the drain closed").isFalse();
       }
       assertThat(child.isAlive()).isTrue();
     }
@@ -81,12 +89,61 @@ final class DrainProcessIT {
   @Test
   void close_endsTheChild() throws Exception {
     DrainProcess child = DrainProcess.start(null);
-    assertThat(child.isAlive()).isTrue();
-    child.close();
+    try {
+      assertThat(child.isAlive()).isTrue();
+    } finally {
+      child.close();
+    }
     assertThat(child.isAlive()).isFalse();
     assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("exited");
+  }
+
+  // Children that break the protocol: a shell script in the client's place.
+
+  @Test
+  void aChildThatNeverSaysReady_failsTheStartWithinItsTimeout_andIsEnded() {
+    long started = System.nanoTime();
+    assertThatThrownBy(() -> fakeChild("read line"))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("no answer to \"(start)\" within 1000 ms");
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
+  }
+
+  @Test
+  void anAnswerThatIsNotTheOneExpected_isAnError() throws Exception {
+    try (DrainProcess child = fakeChild("echo ready; read line; echo bogus; read line")) {
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("answered: bogus");
+    }
+  }
+
+  @Test
+  void aCountThatIsNotANumber_isAnErrorThatQuotesIt() throws Exception {
+    try (DrainProcess child = fakeChild("echo ready; read line; echo connected; read line; echo many; read line")) {
+      CoreBenchmark.Drain drain = child.connect(URI.create("ws://127.0.0.1:1/bench"));
+      assertThatThrownBy(drain::messages)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("answered many, not a count");
+    }
+  }
+
+  @Test
+  void aChildThatDies_isAnErrorAtTheNextCommand_notAHang() throws Exception {
+    try (DrainProcess child = fakeChild("echo ready; read line; exit 3")) {
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("client process");
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("client process");
+    }
+  }
+
+  private static DrainProcess fakeChild(String script) throws IOException {
+    return DrainProcess.start(List.of("sh", "-c", script), Duration.ofSeconds(1), "a script");
   }
 
   @Test

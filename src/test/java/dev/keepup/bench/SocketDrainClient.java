@@ -61,15 +61,17 @@ final class SocketDrainClient implements CoreBenchmark.Drain {
   /**
    * Runs the client in a process of its own, driven over stdin and stdout one line at a time,
    * so that a benchmark can put it on another CPU than the server's (see {@link DrainProcess}):
-   * {@code connect <ws uri>} answers {@code connected}, {@code messages} the count so far,
-   * {@code close} answers {@code closed}; a failure answers {@code error <what>}. One
-   * connection at a time; end of input closes it and exits.
+   * it says {@code ready} once started; then {@code connect <ws uri>} answers {@code
+   * connected}, {@code messages} the count so far, {@code close} answers {@code closed}; a
+   * failure answers {@code error <what>}. One connection at a time; end of input closes it and
+   * exits.
    */
   public static void main(String[] args) throws IOException {
     java.io.BufferedReader commands = new java.io.BufferedReader(
         new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
     java.io.PrintStream answers = new java.io.PrintStream(System.out, true, StandardCharsets.UTF_8);
     SocketDrainClient client = null;
+    answers.println("ready");
     try {
       for (String line; (line = commands.readLine()) != null; ) {
         try {
