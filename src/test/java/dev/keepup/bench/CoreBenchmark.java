@@ -464,8 +464,8 @@ public final class CoreBenchmark {
 
   /**
    * Wraps {@code session} so that every async send counts against the thread it runs on (by
-   * name): a diagnostic ({@code -Dbench.threads=true}) for where a
-   * variant's loop runs, which costs every variant a reflective call per send.
+   * name): a diagnostic ({@code -Dbench.threads=true}) for where a variant's loop runs, which
+   * costs every variant a reflective call per send.
    */
   private static Session countingSendsByThread(Session session, Map<String, AtomicLong> counts) {
     return proxy(Session.class, (proxy, method, args) -> {
@@ -881,8 +881,8 @@ public final class CoreBenchmark {
             + " message size, on each %d turns of every variant (order rotated) of %.1f s after"
             + " %.1f s of warm-up, counted at the client; msg/s, MB/s and CPU are medians over"
             + " the %d turns; MB = 10^6 bytes; CPU is this whole process (server and sender, and"
-            + " the client unless it runs in its own) per message. Ratios: of the medians; then the median of the per-turn ratios, each"
-            + " turn against the baseline's turn in the same slice of the same connection, with"
+            + " the client unless it runs in its own) per message. Ratios: of the medians; then"
+            + " the median of the per-turn ratios, each turn against the baseline's turn in the same slice of the same connection, with"
             + " its 95%% confidence interval (order statistics).%n%n",
         switch (clientKind) {
           case SOCKET -> "a bare-socket client (frame headers only)";
