@@ -73,9 +73,11 @@ public final class CoreBenchmark {
     this.rounds = rounds;
     this.clientKind = client;
     // The CSV's client column: what would make turns incomparable, so that --pool keeps apart
-    // pinned and unpinned client processes, and turns that paid the per-send thread counter.
+    // pinned and unpinned client processes (process@cpu0, process@any), and turns that paid
+    // the per-send thread counter (+threadcount).
     this.clientLabel = client.name().toLowerCase(Locale.ROOT)
-        + (clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "")
+        + (client != ClientKind.PROCESS ? ""
+            : clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "@any")
         + (THREADS ? "+threadcount" : "");
     this.slices = slices;
     this.variants = variants;

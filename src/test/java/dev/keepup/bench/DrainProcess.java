@@ -19,8 +19,11 @@ import java.util.concurrent.TimeUnit;
  * A {@link SocketDrainClient} in a JVM of its own ({@code --client process}), optionally pinned
  * to CPUs of its own with {@code taskset}: the server's process then holds only the server, as
  * when the client is on another machine, and neither side's threads queue for the other's
- * core. Driven over the child's stdin and stdout ({@link SocketDrainClient#main}); every
- * answer is awaited with a timeout, and {@link #close} ends the child in any case.
+ * core (the nearest this benchmark gets to a client on another machine). Driven over the
+ * child's stdin and stdout ({@link SocketDrainClient#main}); every answer is awaited with a
+ * timeout, and {@link #close} ends the child in any case. A command left without its answer
+ * (a timeout, an interrupt) ends the child too: its late answer must not pass for the next
+ * command's.
  */
 final class DrainProcess implements AutoCloseable {
   private static final Duration ANSWER_WITHIN = Duration.ofSeconds(15);
@@ -31,6 +34,8 @@ final class DrainProcess implements AutoCloseable {
   private final BlockingQueue<Optional<String>> answers = new LinkedBlockingQueue<>();
   private final Duration answerWithin;
   private final String description;
+  /** Set once a command went unanswered or the child was closed: no command may go after it. */
+  private volatile boolean broken;
 
   private DrainProcess(Process process, Duration answerWithin, String description) {
     this.process = process;
@@ -138,6 +143,9 @@ final class DrainProcess implements AutoCloseable {
     if (!process.isAlive()) {
       throw new IOException("the client process exited with " + process.exitValue());
     }
+    if (broken) {
+      throw new IOException("the client process was ended (closed, or a command went unanswered)");
+    }
     commands.println(command);
     return awaitAnswer(command, expected);
   }
@@ -147,18 +155,18 @@ final class DrainProcess implements AutoCloseable {
     try {
       answer = answers.poll(answerWithin.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
+      kill();
       Thread.currentThread().interrupt();
       throw new IOException("interrupted waiting for the answer to \"" + command + "\"", e);
     }
     if (answer == null) {
-      close();
+      kill();
       throw new IOException("no answer to \"" + command + "\" within " + answerWithin.toMillis() + " ms");
     }
     if (answer.isEmpty()) {
       // Put back for whoever asks next: the end stays the end.
       answers.add(answer);
-      throw new IOException("the client process ended its output at \"" + command + "\""
-          + (process.isAlive() ? "" : exitCodeSuffix()));
+      throw new IOException("the client process ended its output at \"" + command + "\"" + exitCode());
     }
     String line = answer.get();
     if (line.startsWith("error ") || (expected != null && !line.equals(expected))) {
@@ -167,13 +175,32 @@ final class DrainProcess implements AutoCloseable {
     return line;
   }
 
-  private String exitCodeSuffix() {
-    return ", exit code " + process.exitValue();
+  /** The exit code of a child whose output ended, once it exits (within 5 s). */
+  private String exitCode() {
+    try {
+      return process.waitFor(5, TimeUnit.SECONDS) ? ", exit code " + process.exitValue() : ", still running";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "";
+    }
+  }
+
+  /** Ends a child that left a command unanswered: it is not asked to stop, it is stopped. */
+  private void kill() {
+    broken = true;
+    commands.close();
+    process.destroyForcibly();
+    try {
+      process.waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Ends the child: end of input first, which closes its connection; killed if it lingers. */
   @Override
   public void close() {
+    broken = true;
     commands.close();
     try {
       if (!process.waitFor(5, TimeUnit.SECONDS)) {

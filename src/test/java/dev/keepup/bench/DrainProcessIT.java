@@ -12,12 +12,15 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The benchmark's client in a JVM of its own (--client process): a real child process
@@ -103,12 +106,49 @@ final class DrainProcessIT {
   // Children that break the protocol: a shell script in the client's place.
 
   @Test
-  void aChildThatNeverSaysReady_failsTheStartWithinItsTimeout_andIsEnded() {
+  void aChildThatNeverSaysReady_failsTheStartWithinItsTimeout_andIsEnded(@TempDir Path dir) throws Exception {
+    Path pidFile = dir.resolve("pid");
     long started = System.nanoTime();
-    assertThatThrownBy(() -> fakeChild("read line"))
+    // exec: the shell becomes the sleep, which ignores the end of its input.
+    assertThatThrownBy(() -> fakeChild("echo $$ > '" + pidFile + "'; exec sleep 30"))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("no answer to \"(start)\" within 1000 ms");
-    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+    long pid = Long.parseLong(Files.readString(pidFile).trim());
+    assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).as("the silent child").isEmpty();
+  }
+
+  @Test
+  void aChildThatGoesSilent_isEndedAtTheTimeout_andAskedNothingMore() throws Exception {
+    try (DrainProcess child = fakeChild("echo ready; read line; exec sleep 30")) {
+      long started = System.nanoTime();
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("no answer to \"connect");
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+      assertThat(child.isAlive()).isFalse();
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("exited");
+    }
+  }
+
+  @Test
+  void anInterruptedWait_endsTheChild_soThatItsLateAnswerCannotPassForTheNextOnes() throws Exception {
+    // Answers, but only after a while: a late "connected" must not be taken for what comes next.
+    try (DrainProcess child = fakeChild("echo ready; read line; sleep 0.3; echo connected; read line; echo 5; read line")) {
+      Thread.currentThread().interrupt();
+      try {
+        assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+            .isInstanceOf(IOException.class)
+            .hasMessageContaining("interrupted");
+      } finally {
+        assertThat(Thread.interrupted()).as("interrupt status kept").isTrue();
+      }
+      assertThat(child.isAlive()).isFalse();
+      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+          .isInstanceOf(IOException.class);
+    }
   }
 
   @Test
@@ -135,10 +175,11 @@ final class DrainProcessIT {
     try (DrainProcess child = fakeChild("echo ready; read line; exit 3")) {
       assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
           .isInstanceOf(IOException.class)
-          .hasMessageContaining("client process");
+          .hasMessageContaining("client process")
+          .hasMessageContaining("3");
       assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
           .isInstanceOf(IOException.class)
-          .hasMessageContaining("client process");
+          .hasMessageContaining("client process exited with 3");
     }
   }
 
