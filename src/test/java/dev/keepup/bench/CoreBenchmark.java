@@ -446,21 +446,14 @@ public final class CoreBenchmark {
 
   /** Wraps {@code session} so that every async binary send records when it started, by tick. */
   private static Session timestamping(Session session, long[] sendTimes) {
-    return proxy(Session.class, (proxy, method, args) -> {
-      if (method.getName().equals("getAsyncRemote")) {
-        RemoteEndpoint.Async async = session.getAsyncRemote();
-        return proxy(RemoteEndpoint.Async.class, (p, m, a) -> {
-          if (m.getName().equals("sendBinary") && a.length == 2) {
-            ByteBuffer data = (ByteBuffer) a[0];
-            long index = data.getLong(data.position());
-            if (index >= 0 && index < sendTimes.length) {
-              sendTimes[(int) index] = System.nanoTime();
-            }
-          }
-          return invoke(async, m, a);
-        });
+    return beforeEachSend(session, (method, args) -> {
+      if (method.getName().equals("sendBinary") && args.length == 2) {
+        ByteBuffer data = (ByteBuffer) args[0];
+        long index = data.getLong(data.position());
+        if (index >= 0 && index < sendTimes.length) {
+          sendTimes[(int) index] = System.nanoTime();
+        }
       }
-      return invoke(session, method, args);
     });
   }
 
@@ -470,14 +463,21 @@ public final class CoreBenchmark {
    * costs every variant a reflective call per send.
    */
   private static Session countingSendsByThread(Session session, Map<String, AtomicLong> counts) {
+    return beforeEachSend(session, (method, args) -> {
+      if (method.getName().startsWith("send")) {
+        counts.computeIfAbsent(Thread.currentThread().getName(), k -> new AtomicLong()).incrementAndGet();
+      }
+    });
+  }
+
+  /** Wraps {@code session} so that {@code hook} sees every call on its async remote first. */
+  private static Session beforeEachSend(Session session,
+      java.util.function.BiConsumer<Method, Object[]> hook) {
     return proxy(Session.class, (proxy, method, args) -> {
       if (method.getName().equals("getAsyncRemote")) {
         RemoteEndpoint.Async async = session.getAsyncRemote();
         return proxy(RemoteEndpoint.Async.class, (p, m, a) -> {
-          if (m.getName().startsWith("send")) {
-            String kind = Thread.currentThread().getName();
-            counts.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
-          }
+          hook.accept(m, a == null ? new Object[0] : a);
           return invoke(async, m, a);
         });
       }
