@@ -3,7 +3,8 @@
 #
 #   bench/run-core.sh [--rounds N] [--slices K] [--seconds S] [--pacing-seconds S]
 #                     [--sizes B,B] [--variants V,V] [--client jdk|socket|process]
-#                     [--client-cpus LIST] [--quick] [--pool A.csv,B.csv] [--help]
+#                     [--client-cpus LIST] [--idle-timeout-ms N] [--quick]
+#                     [--pool A.csv,B.csv] [--help]
 #
 # The one-core measurement of docs/benchmarks.md pins the whole JVM (and the build) to one CPU:
 #   taskset -c 1 bench/run-core.sh --client socket --pacing-seconds 0

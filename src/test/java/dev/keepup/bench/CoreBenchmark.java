@@ -63,28 +63,38 @@ public final class CoreBenchmark {
   /** With {@code --client process}: the client's own JVM, started once for the whole run. */
   private final DrainProcess drainProcess;
   private final TyrusTestServer server;
+  /** {@code --idle-timeout-ms}: given to every server session, or null for Tyrus's default. */
+  private final Long idleTimeoutMs;
   /** One CSV row per measured turn, written beside the report for pooling runs (--pool). */
   private final List<String> turnRows = new ArrayList<>();
   private final java.util.concurrent.BlockingQueue<Session> sessions =
       new java.util.concurrent.LinkedBlockingQueue<>();
 
   private CoreBenchmark(int rounds, int slices, double roundSeconds, double pacingSeconds,
-      int[] sizes, List<Variant> variants, ClientKind client, String clientCpus) throws Exception {
+      int[] sizes, List<Variant> variants, ClientKind client, String clientCpus, Long idleTimeoutMs)
+      throws Exception {
     this.rounds = rounds;
     this.clientKind = client;
     // The CSV's client column: what would make turns incomparable, so that --pool keeps apart
-    // pinned and unpinned client processes (process@cpu0, process@any), and turns that paid
-    // the per-send thread counter (+threadcount).
+    // pinned and unpinned client processes (process@cpu0, process@any), turns that paid
+    // the per-send thread counter (+threadcount), and sessions given an idle timeout (+idle-1).
     this.clientLabel = client.name().toLowerCase(Locale.ROOT)
         + (client != ClientKind.PROCESS ? ""
             : clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "@any")
-        + (THREADS ? "+threadcount" : "");
+        + (THREADS ? "+threadcount" : "")
+        + (idleTimeoutMs != null ? "+idle" + idleTimeoutMs : "");
+    this.idleTimeoutMs = idleTimeoutMs;
     this.slices = slices;
     this.variants = variants;
     this.sizes = sizes;
     this.roundSeconds = roundSeconds;
     this.pacingSeconds = pacingSeconds;
-    this.server = TyrusTestServer.start(PATH, sessions::add);
+    this.server = TyrusTestServer.start(PATH, session -> {
+      if (idleTimeoutMs != null) {
+        session.setMaxIdleTimeout(idleTimeoutMs);
+      }
+      sessions.add(session);
+    });
     try {
       this.drainProcess = client == ClientKind.PROCESS ? DrainProcess.start(clientCpus) : null;
     } catch (IOException | RuntimeException e) {
@@ -104,6 +114,7 @@ public final class CoreBenchmark {
     List<Variant> variants = List.of(Variant.RAW, Variant.RAW_LOOP, Variant.PACED, Variant.PACED_PINGS);
     ClientKind client = ClientKind.JDK;
     String clientCpus = null;
+    Long idleTimeoutMs = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
@@ -119,6 +130,14 @@ public final class CoreBenchmark {
             .map(Variant::valueOf).toList();
         case "--client" -> client = ClientKind.parse(args[++i]);
         case "--client-cpus" -> clientCpus = args[++i];
+        case "--idle-timeout-ms" -> {
+          try {
+            idleTimeoutMs = Long.parseLong(args[++i]);
+          } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(
+                "--idle-timeout-ms needs whole milliseconds (-1 for none), not " + args[i], e);
+          }
+        }
         case "--sizes" -> sizes = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--pool" -> {
           pool(java.util.Arrays.stream(args[++i].split(",")).map(Path::of).toList());
@@ -148,6 +167,9 @@ public final class CoreBenchmark {
               "                        process: that bare-socket client in a JVM of its own",
               "  --client-cpus LIST    with --client process: pins the client's JVM to these CPUs",
               "                        (taskset -c LIST), e.g. 0 while this JVM runs on CPU 1",
+              "  --idle-timeout-ms N   sets every server session's max idle timeout; -1 (none) keeps",
+              "                        Tyrus 2.2.2 from scheduling a task on its pool at each send,",
+              "                        which its default (0, also none) does; default: Tyrus's",
               "  --quick               a one-minute smoke run whose figures mean nothing",
               "  --pool A.csv,B.csv    no run: pools the per-turn CSVs of earlier runs (each run",
               "                        writes core-turns.csv beside core.md) and prints the ratios"));
@@ -160,7 +182,8 @@ public final class CoreBenchmark {
     if (clientCpus != null && client != ClientKind.PROCESS) {
       throw new IllegalArgumentException("--client-cpus needs --client process");
     }
-    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client, clientCpus);
+    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client, clientCpus,
+        idleTimeoutMs);
     try {
       report = bench.run();
     } finally {
@@ -873,8 +896,11 @@ public final class CoreBenchmark {
     StringBuilder b = new StringBuilder();
     // With taskset, the JVM sees only the CPUs it may run on.
     // (On one CPU the JVM also picks the Serial collector unless told otherwise.)
-    b.append(String.format(Locale.ROOT, "CPUs this JVM may use: %d; garbage collector: %s.%n%n",
-        Runtime.getRuntime().availableProcessors(), garbageCollector()));
+    b.append(String.format(Locale.ROOT, "CPUs this JVM may use: %d; garbage collector: %s; server"
+            + " sessions' max idle timeout: %s.%n%n",
+        Runtime.getRuntime().availableProcessors(), garbageCollector(),
+        idleTimeoutMs == null ? "Tyrus's default (0, none; Tyrus schedules a task at each send)"
+            : idleTimeoutMs + " ms (--idle-timeout-ms)"));
     if (!pacing.isEmpty()) {
       pacingTable(b, pacing);
     }

@@ -28,8 +28,9 @@ import org.glassfish.tyrus.spi.WebSocketEngine;
  * 127.0.0.1} in {@link TyrusTestServer}, so nothing a test starts is reachable from the network.
  *
  * <p>Why not Tyrus's own container: {@code GrizzlyServerContainer.TyrusGrizzlyServerContainer.start}
- * creates {@code new NetworkListener("grizzly", "0.0.0.0", port)}, a literal, in Tyrus 2.2.0 and
- * on Tyrus's master branch alike; {@code org.glassfish.tyrus.server.Server(hostName, ...)} keeps
+ * creates {@code new NetworkListener("grizzly", "0.0.0.0", port)}, a literal, in Tyrus 2.2.0
+ * to 2.2.2 and on Tyrus's master branch alike; {@code
+ * org.glassfish.tyrus.server.Server(hostName, ...)} keeps
  * its host name only for the URL it logs. So this class does what that one does, with the host
  * as a parameter: a Grizzly {@link HttpServer} with one {@link NetworkListener}, worker-thread IO
  * strategy, no idle timeout, and Tyrus's {@link WebSocketAddOn} in the filter chain. It honours
@@ -78,6 +79,12 @@ final class BoundGrizzlyContainer extends TyrusServerContainer {
   @Override
   public void register(ServerEndpointConfig serverEndpointConfig) throws DeploymentException {
     engine.register(serverEndpointConfig, contextPath);
+  }
+
+  /** Tyrus 2.2.1 made this abstract: the container's properties, as given. */
+  @Override
+  public Map<String, Object> getProperties() {
+    return properties;
   }
 
   @Override
