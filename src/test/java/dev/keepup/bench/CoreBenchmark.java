@@ -168,8 +168,9 @@ public final class CoreBenchmark {
               "  --client-cpus LIST    with --client process: pins the client's JVM to these CPUs",
               "                        (taskset -c LIST), e.g. 0 while this JVM runs on CPU 1",
               "  --idle-timeout-ms N   sets every server session's max idle timeout; -1 (none) keeps",
-              "                        Tyrus 2.2.2 from scheduling a task on its pool at each send,",
-              "                        which its default (0, also none) does; default: Tyrus's",
+              "                        Tyrus 2.2.1 and later from scheduling a task on its pool at",
+              "                        each send, which its default (0, also none) does; a positive",
+              "                        N closes a session left idle that long; default: Tyrus's",
               "  --quick               a one-minute smoke run whose figures mean nothing",
               "  --pool A.csv,B.csv    no run: pools the per-turn CSVs of earlier runs (each run",
               "                        writes core-turns.csv beside core.md) and prints the ratios"));
@@ -900,6 +901,7 @@ public final class CoreBenchmark {
             + " sessions' max idle timeout: %s.%n%n",
         Runtime.getRuntime().availableProcessors(), garbageCollector(),
         idleTimeoutMs == null ? "Tyrus's default (0, none; Tyrus schedules a task at each send)"
+            : idleTimeoutMs <= 0 ? idleTimeoutMs + " (none; --idle-timeout-ms)"
             : idleTimeoutMs + " ms (--idle-timeout-ms)"));
     if (!pacing.isEmpty()) {
       pacingTable(b, pacing);

@@ -81,7 +81,11 @@ final class BoundGrizzlyContainer extends TyrusServerContainer {
     engine.register(serverEndpointConfig, contextPath);
   }
 
-  /** Tyrus 2.2.1 made this abstract: the container's properties, as given. */
+  /**
+   * The container's properties, as given: abstract in {@code BaseContainer} since Tyrus 2.2.1,
+   * whose scheduled executor reads {@code org.glassfish.tyrus.executorServiceUseVirtualThreads}
+   * from them (absent here, so platform threads).
+   */
   @Override
   public Map<String, Object> getProperties() {
     return properties;
