@@ -183,8 +183,8 @@ public final class CoreBenchmark {
     if (clientCpus != null && client != ClientKind.PROCESS) {
       throw new IllegalArgumentException("--client-cpus needs --client process");
     }
-    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client, clientCpus,
-        idleTimeoutMs);
+    CoreBenchmark bench = new CoreBenchmark(rounds, slices, seconds, pacing, sizes, variants, client,
+        clientCpus, idleTimeoutMs);
     try {
       report = bench.run();
     } finally {

@@ -27,18 +27,19 @@ import org.glassfish.tyrus.spi.WebSocketEngine;
  * A Tyrus 2.2 server container on Grizzly that listens on one given address, for tests: {@code
  * 127.0.0.1} in {@link TyrusTestServer}, so nothing a test starts is reachable from the network.
  *
- * <p>Why not Tyrus's own container: {@code GrizzlyServerContainer.TyrusGrizzlyServerContainer.start}
- * creates {@code new NetworkListener("grizzly", "0.0.0.0", port)}, a literal, in Tyrus 2.2.0
- * to 2.2.2 and on Tyrus's master branch alike; {@code
- * org.glassfish.tyrus.server.Server(hostName, ...)} keeps
- * its host name only for the URL it logs. So this class does what that one does, with the host
- * as a parameter: a Grizzly {@link HttpServer} with one {@link NetworkListener}, worker-thread IO
- * strategy, no idle timeout, and Tyrus's {@link WebSocketAddOn} in the filter chain. It honours
- * the engine properties Tyrus's container reads ({@link TyrusWebSocketEngine#INCOMING_BUFFER_SIZE},
- * {@link TyrusWebSocketEngine#MAX_SESSIONS_PER_APP}, {@link TyrusWebSocketEngine#MAX_SESSIONS_PER_REMOTE_ADDR})
- * and {@link GrizzlyServerContainer#WORKER_THREAD_POOL_CONFIG} / {@link
- * GrizzlyServerContainer#SELECTOR_THREAD_POOL_CONFIG}; not static content or WSADL. The demo has
- * a twin of this class, with static content ({@code examples/.../demo/BoundGrizzlyContainer.java}).
+ * <p>Why not Tyrus's own container: {@code
+ * GrizzlyServerContainer.TyrusGrizzlyServerContainer.start} creates {@code new
+ * NetworkListener("grizzly", "0.0.0.0", port)}, a literal, in Tyrus 2.2.0 to 2.2.2 and on Tyrus's
+ * master branch alike; {@code org.glassfish.tyrus.server.Server(hostName, ...)} keeps its host name
+ * only for the URL it logs. So this class does what that one does, with the host as a parameter: a
+ * Grizzly {@link HttpServer} with one {@link NetworkListener}, worker-thread IO strategy, no idle
+ * timeout, and Tyrus's {@link WebSocketAddOn} in the filter chain. It honours the engine properties
+ * Tyrus's container reads ({@link TyrusWebSocketEngine#INCOMING_BUFFER_SIZE}, {@link
+ * TyrusWebSocketEngine#MAX_SESSIONS_PER_APP}, {@link
+ * TyrusWebSocketEngine#MAX_SESSIONS_PER_REMOTE_ADDR}) and {@link
+ * GrizzlyServerContainer#WORKER_THREAD_POOL_CONFIG} / {@link
+ * GrizzlyServerContainer#SELECTOR_THREAD_POOL_CONFIG}; not static content or WSADL. The demo has a
+ * twin of this class, with static content ({@code examples/.../demo/BoundGrizzlyContainer.java}).
  *
  * <p>{@link WebSocketAddOn} is public ("to allow other developers use this with their own
  * GrizzlyServerContainer alternative", its source says) but its constructor is package-private,
@@ -82,9 +83,8 @@ final class BoundGrizzlyContainer extends TyrusServerContainer {
   }
 
   /**
-   * The container's properties, as given: abstract in {@code BaseContainer} since Tyrus 2.2.1,
-   * whose scheduled executor reads {@code org.glassfish.tyrus.executorServiceUseVirtualThreads}
-   * from them (absent here, so platform threads).
+   * The container's properties, as given. Abstract in {@code BaseContainer} since Tyrus 2.2.1,
+   * which hands the map to {@code VirtualThreadUtil} when it builds its executors.
    */
   @Override
   public Map<String, Object> getProperties() {
