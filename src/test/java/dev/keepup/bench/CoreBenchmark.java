@@ -75,14 +75,7 @@ public final class CoreBenchmark {
       throws Exception {
     this.rounds = rounds;
     this.clientKind = client;
-    // The CSV's client column: what would make turns incomparable, so that --pool keeps apart
-    // pinned and unpinned client processes (process@cpu0, process@any), turns that paid
-    // the per-send thread counter (+threadcount), and sessions given an idle timeout (+idle-1).
-    this.clientLabel = client.name().toLowerCase(Locale.ROOT)
-        + (client != ClientKind.PROCESS ? ""
-            : clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "@any")
-        + (THREADS ? "+threadcount" : "")
-        + (idleTimeoutMs != null ? "+idle" + idleTimeoutMs : "");
+    this.clientLabel = clientLabel(client, clientCpus, THREADS, idleTimeoutMs);
     this.idleTimeoutMs = idleTimeoutMs;
     this.slices = slices;
     this.variants = variants;
@@ -682,6 +675,19 @@ public final class CoreBenchmark {
   }
 
   /** The throughput turns' draining client. */
+  /**
+   * The CSV's client column: what would make turns incomparable, so that --pool keeps apart
+   * pinned and unpinned client processes (process@cpu0, process@any), turns that paid the
+   * per-send thread counter (+threadcount), and sessions given an idle timeout (+idle-1).
+   */
+  static String clientLabel(ClientKind client, String clientCpus, boolean threads, Long idleTimeoutMs) {
+    return client.name().toLowerCase(Locale.ROOT)
+        + (client != ClientKind.PROCESS ? ""
+            : clientCpus != null ? "@cpu" + clientCpus.replace(',', ';') : "@any")
+        + (threads ? "+threadcount" : "")
+        + (idleTimeoutMs != null ? "+idle" + idleTimeoutMs : "");
+  }
+
   enum ClientKind {
     JDK, SOCKET, PROCESS;
 

@@ -8,6 +8,21 @@ import org.junit.jupiter.api.Test;
 final class CoreBenchmarkTest {
 
   @Test
+  void clientLabel_namesWhatMakesTurnsIncomparable() {
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.JDK, null, false, null)).isEqualTo("jdk");
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.JDK, null, false, -1L))
+        .isEqualTo("jdk+idle-1");
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.JDK, null, true, -1L))
+        .isEqualTo("jdk+threadcount+idle-1");
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.PROCESS, "0,1", false, null))
+        .isEqualTo("process@cpu0;1");
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.PROCESS, null, false, 60000L))
+        .isEqualTo("process@any+idle60000");
+    assertThat(CoreBenchmark.clientLabel(CoreBenchmark.ClientKind.SOCKET, null, false, null))
+        .isEqualTo("socket");
+  }
+
+  @Test
   void medianConfidenceRanks_matchTheBinomialTable() {
     // 1-based ranks from the binomial distribution: n = 10 -> 2..9, n = 32 -> 10..23,
     // n = 144 -> 60..85 (coverage 97.9%, 98.0% and 96.3%); below 6 the whole range.
