@@ -40,8 +40,9 @@ import java.util.function.Supplier;
  * (default 8), {@code --slices K} turns of every variant on each (default 4), {@code --seconds
  * S} measured per turn (default 0.5), {@code --pacing-seconds S} per frame rate (default 10; 0
  * skips pacing), {@code --client jdk|socket|process}, {@code --client-cpus LIST} (pins the
- * process client with taskset), {@code --quick} (checks the program works in about a minute,
- * figures meaningless). {@code -Dbench.threads=true} logs, per turn, how many sends ran on
+ * process client with taskset), {@code --idle-timeout-ms N} (every server session's idle
+ * timeout; -1 keeps Tyrus from scheduling a task at each send), {@code --quick} (checks the
+ * program works in about a minute, figures meaningless). {@code -Dbench.threads=true} logs, per turn, how many sends ran on
  * which thread (a reflective wrapper on every send, so its rates are not comparable).
  *
  * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
@@ -674,7 +675,6 @@ public final class CoreBenchmark {
     return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
   }
 
-  /** The throughput turns' draining client. */
   /**
    * The CSV's client column: what would make turns incomparable, so that --pool keeps apart
    * pinned and unpinned client processes (process@cpu0, process@any), turns that paid the
@@ -688,6 +688,7 @@ public final class CoreBenchmark {
         + (idleTimeoutMs != null ? "+idle" + idleTimeoutMs : "");
   }
 
+  /** The throughput turns' draining client. */
   enum ClientKind {
     JDK, SOCKET, PROCESS;
 
@@ -918,8 +919,9 @@ public final class CoreBenchmark {
             + " %.1f s of warm-up, counted at the client; msg/s, MB/s and CPU are medians over"
             + " the %d turns; MB = 10^6 bytes; CPU is this whole process (server and sender, and"
             + " the client unless it runs in its own) per message. Ratios: of the medians; then"
-            + " the median of the per-turn ratios, each turn against the baseline's turn in the same slice of the same connection, with"
-            + " its 95%% confidence interval (order statistics).%n%n",
+            + " the median of the per-turn ratios, each turn against the baseline's turn in the"
+            + " same slice of the same connection, with its 95%% confidence interval (order"
+            + " statistics).%n%n",
         switch (clientKind) {
           case SOCKET -> "a bare-socket client (frame headers only)";
           case PROCESS -> "a bare-socket client (frame headers only) in " + drainProcess.description();

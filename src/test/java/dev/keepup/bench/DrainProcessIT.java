@@ -29,6 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(60)
 final class DrainProcessIT {
   private static final Duration WAIT = Duration.ofSeconds(10);
+  /** What the scripted children are told to connect to: they never do, they only answer. */
+  private static final URI NOWHERE = URI.create("ws://127.0.0.1:1/bench");
 
   @Test
   void countsEveryMessageAPacedSenderCompletes_oneConnectionAfterAnother() throws Exception {
@@ -98,7 +100,7 @@ final class DrainProcessIT {
       child.close();
     }
     assertThat(child.isAlive()).isFalse();
-    assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+    assertThatThrownBy(() -> child.connect(NOWHERE))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("exited");
   }
@@ -122,12 +124,12 @@ final class DrainProcessIT {
   void aChildThatGoesSilent_isEndedAtTheTimeout_andAskedNothingMore() throws Exception {
     try (DrainProcess child = fakeChild("echo ready; read line; exec sleep 30")) {
       long started = System.nanoTime();
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("no answer to \"connect");
       assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
       assertThat(child.isAlive()).isFalse();
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("exited");
     }
@@ -139,14 +141,14 @@ final class DrainProcessIT {
     try (DrainProcess child = fakeChild("echo ready; read line; sleep 0.3; echo connected; read line; echo 5; read line")) {
       Thread.currentThread().interrupt();
       try {
-        assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+        assertThatThrownBy(() -> child.connect(NOWHERE))
             .isInstanceOf(IOException.class)
             .hasMessageContaining("interrupted");
       } finally {
         assertThat(Thread.interrupted()).as("interrupt status kept").isTrue();
       }
       assertThat(child.isAlive()).isFalse();
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class);
     }
   }
@@ -154,7 +156,7 @@ final class DrainProcessIT {
   @Test
   void anAnswerThatIsNotTheOneExpected_isAnError() throws Exception {
     try (DrainProcess child = fakeChild("echo ready; read line; echo bogus; read line")) {
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("answered: bogus");
     }
@@ -163,7 +165,7 @@ final class DrainProcessIT {
   @Test
   void aCountThatIsNotANumber_isAnErrorThatQuotesIt() throws Exception {
     try (DrainProcess child = fakeChild("echo ready; read line; echo connected; read line; echo many; read line")) {
-      CoreBenchmark.Drain drain = child.connect(URI.create("ws://127.0.0.1:1/bench"));
+      CoreBenchmark.Drain drain = child.connect(NOWHERE);
       assertThatThrownBy(drain::messages)
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("answered many, not a count");
@@ -173,11 +175,11 @@ final class DrainProcessIT {
   @Test
   void aChildThatDies_isAnErrorAtTheNextCommand_notAHang() throws Exception {
     try (DrainProcess child = fakeChild("echo ready; read line; exit 3")) {
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("client process")
           .hasMessageContaining("3");
-      assertThatThrownBy(() -> child.connect(URI.create("ws://127.0.0.1:1/bench")))
+      assertThatThrownBy(() -> child.connect(NOWHERE))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("client process exited with 3");
     }
