@@ -47,12 +47,13 @@ import org.junit.jupiter.api.Timeout;
  * (docs/protocol.md), and runs the client's own unit tests against a fake WebSocket.
  *
  * <p>One browser for the class, a fresh tab and server per test. Skipped when no Chromium
- * binary is installed. Screenshots and the browser's log go to {@code target/browser/}.
+ * binary is installed. Screenshots and the browser's log go to {@code browser/} in the build
+ * folder ({@code target/}, or the pom's {@code keepup.buildDir}).
  */
 @Timeout(60)
 final class BrowserClientIT {
   private static final Duration WAIT = Duration.ofSeconds(10);
-  private static final Path OUT = Path.of("target", "browser");
+  private static final Path OUT = Path.of(System.getProperty("keepup.buildDir", "target"), "browser");
   private static final String PATH = "/frames";
   private static final double FPS = 20;
 
