@@ -153,8 +153,7 @@ public final class CoreBenchmark {
               "  --sizes B,B           message sizes; default 1024,65536",
               "  --variants V,V        RAW,RAW_LOOP,PACED,PACED_PINGS (the first two are the baselines);",
               "                        also RAW_LOOP_200NS, the trampolined loop spinning 200 ns a send,",
-              "                        RAW_NEST8, nested up to 8 deep and then trampolined, and",
-              "                        PACED_TRAMPOLINED, PACED without nested sends (session 8 A/B)",
+              "                        and RAW_NEST8, nested up to 8 deep and then trampolined",
               "  --client jdk|socket|process",
               "                        throughput's draining client: the JDK's java.net.http",
               "                        WebSocket (default), or a bare socket that only walks frame",
@@ -522,12 +521,7 @@ public final class CoreBenchmark {
      * (below Grizzly's cap of 10, so the chain never hops to the selector thread), then
      * trampolined: tells nesting apart from the hop, between the two baselines.
      */
-    RAW_NEST8("raw, nested up to 8, then trampolined"),
-    /**
-     * Session 8's A/B (not run by default): PacedSender with nested sends off, as the library
-     * was before them (system property keepup.x.nest=0, read when a sender is built).
-     */
-    PACED_TRAMPOLINED("PacedSender unpaced, pingEvery(0), trampolined");
+    RAW_NEST8("raw, nested up to 8, then trampolined");
 
     final String label;
 
@@ -631,15 +625,11 @@ public final class CoreBenchmark {
       completed = loop.completed::get;
       stop = loop::stop;
     } else {
-      if (variant == Variant.PACED_TRAMPOLINED) {
-        System.setProperty("keepup.x.nest", "0");
-      }
       PacedSender sender = PacedSender.newBuilder(session)
           .unpaced()
           .pingEvery(variant == Variant.PACED_PINGS ? 1 : 0)
           .source(rendition -> Frame.of(payload, System.nanoTime()))
           .build();
-      System.clearProperty("keepup.x.nest");
       begin = sender::start;
       completed = () -> sender.stats().framesCompleted();
       stop = () -> {
@@ -1055,7 +1045,7 @@ public final class CoreBenchmark {
         files.size(), slices.size()));
     b.append("| client, CPUs, collector | message | sender | baseline | turns | per turn | connections | per connection |\n");
     b.append("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
-    for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name(), Variant.PACED_TRAMPOLINED.name())) {
+    for (String baseline : List.of(Variant.RAW.name(), Variant.RAW_LOOP.name())) {
       // (setup, size) -> variant -> connection -> ratios
       Map<Group, Map<String, Map<Connection, List<Double>>>> ratios = new java.util.TreeMap<>(
           java.util.Comparator.comparing(Group::setup).thenComparing(Group::size));

@@ -62,16 +62,6 @@ public final class SendLoop implements Transport.Completion {
    * rounds each, CoreBenchmark), 50 ms about 5%.
    */
   private static final long UNPACED_SCHEDULER_PASS_NANOS = 20_000_000L;
-  /**
-   * How deep a send may go on from inside the completion of one that completed inline, as a
-   * handler loop's would, before the loop goes round instead. Above Grizzly's cap of 10 nested
-   * writes a thread, past which Grizzly completes the write from its selector thread and the
-   * loop goes on there, as a raw handler loop does on Tyrus; bounded for a container that
-   * would complete inline for good.
-   */
-  private static final int MAX_NESTED_SENDS = 16;
-  /** Session 8 A/B only (CoreBenchmark PACED_TRAMPOLINED sets 0): to be taken out after it. */
-  private final int maxNested = Integer.getInteger("keepup.x.nest", MAX_NESTED_SENDS);
   /** Bounds a pass as well, for a ticker that does not move within it (virtual time). */
   private static final int UNPACED_MAX_SENDS_PER_PASS = 4096;
   /**
@@ -146,8 +136,6 @@ public final class SendLoop implements Transport.Completion {
   /** A completion that came inside sendBinary, for the loop's next step; loop thread only. */
   private boolean completedInline;
   private Throwable inlineError;
-  /** How many sends deep the loop's thread is, each inside the completion of the one before. */
-  private int nestedSends;
   private final Runnable wakeTask = this::onWake;
 
   // Guarded by lock.
@@ -483,17 +471,6 @@ public final class SendLoop implements Transport.Completion {
       // ns a frame instead of 194 (CoreBenchmark), for small frames sent back to back.
       completedInline = true;
       inlineError = errorOrNull;
-      if (nestedSends < maxNested) {
-        // Go on from here, as a handler loop does: a container that caps nested writes then
-        // completes the next send on its own I/O thread, and the loop goes on there instead of
-        // trading threads.
-        nestedSends++;
-        try {
-          runStep();
-        } finally {
-          nestedSends--;
-        }
-      }
       return;
     }
     lock.lock();
@@ -534,7 +511,47 @@ public final class SendLoop implements Transport.Completion {
     sendsThisPass = 0;
     passBudgetNanos = budgetNanos;
     do {
-      runStep();
+      Frame toSend;
+      boolean ping;
+      lock.lock();
+      Frame inFlightBefore = inFlight;
+      // Taken out before anything can throw: a pending inline completion left set would send
+      // this thread round again for good (see the end of the loop).
+      boolean inlinePending = completedInline;
+      Throwable inlineFailure = inlineError;
+      completedInline = false;
+      inlineError = null;
+      try {
+        long now = config.ticker().read();
+        if (inlinePending) {
+          complete(now, inlineFailure);
+          inlinePending = false;
+          inFlightBefore = inFlight;
+        }
+        toSend = step(now);
+        ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
+        pingDispatched |= ping;
+      } catch (RuntimeException | Error failure) {
+        // Nothing in a step should throw; if something does (a shut-down scheduler, a bug),
+        // stop cleanly rather than leave the loop wedged behind its work counter.
+        toSend = null;
+        ping = false;
+        // A frame made in flight by this step, or one whose inline completion was never
+        // taken: either way it fails with the loop, so that it is accounted for.
+        internalFailure(failure, inlinePending || inFlight != inFlightBefore ? inFlight : null);
+      } finally {
+        lock.unlock();
+      }
+      if (toSend != null) {
+        inlineThread = Thread.currentThread();
+        try {
+          transmit(toSend);
+        } finally {
+          inlineThread = null;
+        }
+      } else if (ping) {
+        dispatchPing();
+      }
       if (handoffDue) {
         // Let go of the counter entirely, then queue the task that goes on: whatever arrived
         // meanwhile (a completion, a wake) is covered by that task. Going round again instead
@@ -549,56 +566,6 @@ public final class SendLoop implements Transport.Completion {
       }
     } while (missed != 0);
     releaseIfStopped();
-  }
-
-  /**
-   * Takes an inline completion, if one came, makes a step and sends what it gives; on the
-   * thread that holds the work counter, from the pump or nested in an inline completion.
-   */
-  private void runStep() {
-    Frame toSend;
-    boolean ping;
-    lock.lock();
-    Frame inFlightBefore = inFlight;
-    // Taken out before anything can throw: a pending inline completion left set would send
-    // this thread round again for good (see the end of the loop).
-    boolean inlinePending = completedInline;
-    Throwable inlineFailure = inlineError;
-    completedInline = false;
-    inlineError = null;
-    try {
-      long now = config.ticker().read();
-      if (inlinePending) {
-        complete(now, inlineFailure);
-        inlinePending = false;
-        inFlightBefore = inFlight;
-      }
-      toSend = step(now);
-      ping = toSend == null && pingInFlightFor != NO_PING && !pingDispatched;
-      pingDispatched |= ping;
-    } catch (RuntimeException | Error failure) {
-      // Nothing in a step should throw; if something does (a shut-down scheduler, a bug),
-      // stop cleanly rather than leave the loop wedged behind its work counter.
-      toSend = null;
-      ping = false;
-      // A frame made in flight by this step, or one whose inline completion was never
-      // taken: either way it fails with the loop, so that it is accounted for.
-      internalFailure(failure, inlinePending || inFlight != inFlightBefore ? inFlight : null);
-    } finally {
-      lock.unlock();
-    }
-    if (toSend != null) {
-      // Nested, the send this completion belongs to is still inside sendBinary on this thread.
-      Thread outer = inlineThread;
-      inlineThread = Thread.currentThread();
-      try {
-        transmit(toSend);
-      } finally {
-        inlineThread = outer;
-      }
-    } else if (ping) {
-      dispatchPing();
-    }
   }
 
   private void handOff() {
