@@ -44,6 +44,8 @@ import java.util.function.Supplier;
  * timeout; -1 keeps Tyrus from scheduling a task at each send), {@code --quick} (checks the
  * program works in about a minute, figures meaningless). {@code -Dbench.threads=true} logs, per turn, how many sends ran on
  * which thread (a reflective wrapper on every send, so its rates are not comparable).
+ * {@code -Dbench.cpu=true} adds to the report the CPU a message by thread group, each variant
+ * against each baseline (see {@link #cpuByThreadGroup}).
  *
  * <p>Not a test: it asserts nothing, and its name keeps Surefire away from it.
  */
@@ -228,7 +230,8 @@ public final class CoreBenchmark {
     String loadAfter = loadAverage();
     String period = "Ran from " + started.truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + " to "
         + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + ".";
-    return table(pacing, sizes, runs, median(nanosPerFrame), loadBefore, loadAfter) + "\n" + period + "\n";
+    return table(pacing, sizes, runs, median(nanosPerFrame), loadBefore, loadAfter) + cpuByThreadGroup()
+        + "\n" + period + "\n";
   }
 
   // ---------------------------------------------------------------------------------------
@@ -534,7 +537,8 @@ public final class CoreBenchmark {
    * A timed window: messages and bytes the client received, messages the sender saw complete
    * (handed to the kernel; equal to the received rate once the buffers are full).
    */
-  private record Run(long messages, long bytes, long completed, double seconds, double cpuSeconds) {
+  private record Run(long messages, long bytes, long completed, double seconds, double cpuSeconds,
+      Map<String, Double> cpuMicrosPerMessageByGroup) {
     double messagesPerSecond() {
       return messages / seconds;
     }
@@ -579,8 +583,10 @@ public final class CoreBenchmark {
           // Reversed too, so that no variant always follows the same one.
           java.util.Collections.reverse(order);
         }
+        Map<Variant, Run> thisSlice = new java.util.EnumMap<>(Variant.class);
         for (Variant v : order) {
           Run r = slice(v, session, client, size, seconds);
+          thisSlice.put(v, r);
           if (runs != null) {
             runs.computeIfAbsent(key(v, size), k -> new ArrayList<>()).add(r);
             turnRows.add(String.format(Locale.ROOT, "%d,%d,%d,%s,%.1f,%.1f,%.2f,%s,%d,%s", size, round + 1,
@@ -591,6 +597,9 @@ public final class CoreBenchmark {
                     + " %6.1f us CPU/msg", round + 1, slice + 1, size, v.label, r.messagesPerSecond(),
                 r.megabytesPerSecond(), r.completed / r.seconds, r.cpuMicrosPerMessage());
           }
+        }
+        if (runs != null && CPU_BY_GROUP) {
+          recordCpuDifferences(size, thisSlice);
         }
       }
     }
@@ -605,6 +614,7 @@ public final class CoreBenchmark {
   private Run slice(Variant variant, Session session, Drain client, int size, double seconds)
       throws Exception {
     Map<String, AtomicLong> sendsByThread = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, Long> cpuBefore = Map.of();
     if (THREADS) {
       session = countingSendsByThread(session, sendsByThread);
     }
@@ -652,6 +662,9 @@ public final class CoreBenchmark {
     Thread.sleep((long) (WARMUP_SECONDS * 1000));
     long m0 = completed.get();
     long r0 = client.messages();
+    if (CPU_BY_GROUP) {
+      cpuBefore = cpuNanosByThreadGroup();
+    }
     long c0 = cpuNanos();
     long t0 = System.nanoTime();
     Thread.sleep((long) (seconds * 1000));
@@ -659,6 +672,9 @@ public final class CoreBenchmark {
     long r1 = client.messages();
     long t1 = System.nanoTime();
     long c1 = cpuNanos();
+    Map<String, Double> cpuByGroup = CPU_BY_GROUP
+        ? cpuMicrosPerMessage(cpuBefore, cpuNanosByThreadGroup(), c1 - c0, r1 - r0)
+        : Map.of();
     stop.run();
     if (!settled.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new IllegalStateException(variant + ": the last send did not complete");
@@ -672,7 +688,7 @@ public final class CoreBenchmark {
       log("  %s: sends by thread %s", variant.name(), new java.util.TreeMap<>(sendsByThread));
     }
     long received = r1 - r0;
-    return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9);
+    return new Run(received, received * size, m1 - m0, (t1 - t0) / 1e9, (c1 - c0) / 1e9, cpuByGroup);
   }
 
   /**
@@ -1107,6 +1123,111 @@ public final class CoreBenchmark {
     }
   }
 
+  /**
+   * The process's threads in the groups the CPU report keeps apart: where a variant's sending
+   * loop runs (the thread that started it, the shared scheduler's, or Grizzly's selector, which
+   * also writes queued sends for every variant), the in-JVM JDK client, Tyrus's own pool, the
+   * sender's ping threads, and everything else.
+   */
+  static String threadGroup(String threadName) {
+    if (threadName.equals("bench-start") || threadName.startsWith("keepup-scheduler-")
+        || threadName.startsWith("grizzly-nio-kernel")) {
+      return "sending loop";
+    }
+    if (threadName.startsWith("HttpClient-")) {
+      return "JDK client";
+    }
+    if (threadName.startsWith("tyrus-")) {
+      return "Tyrus pool";
+    }
+    if (threadName.startsWith("keepup-ping-")) {
+      return "keepup pings";
+    }
+    return "other Java threads";
+  }
+
+  /** CPU time so far of the live Java threads, summed by {@link #threadGroup}. */
+  private static Map<String, Long> cpuNanosByThreadGroup() {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<String, Long> byGroup = new java.util.TreeMap<>();
+    for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      long cpu = info == null ? -1 : threads.getThreadCpuTime(info.getThreadId());
+      if (cpu >= 0) {
+        byGroup.merge(threadGroup(info.getThreadName()), cpu, Long::sum);
+      }
+    }
+    return byGroup;
+  }
+
+  /**
+   * Each group's CPU over a window, in microseconds a received message; what the process spent
+   * beyond its Java threads (the collector's and compilers' threads, threads that ended within
+   * the window) is "not a Java thread".
+   */
+  private static Map<String, Double> cpuMicrosPerMessage(Map<String, Long> before, Map<String, Long> after,
+      long processNanos, long messages) {
+    Map<String, Double> perMessage = new java.util.TreeMap<>();
+    long javaNanos = 0;
+    for (Map.Entry<String, Long> group : after.entrySet()) {
+      long nanos = group.getValue() - before.getOrDefault(group.getKey(), 0L);
+      javaNanos += nanos;
+      perMessage.put(group.getKey(), nanos / 1e3 / Math.max(1, messages));
+    }
+    perMessage.put("not a Java thread", (processNanos - javaNanos) / 1e3 / Math.max(1, messages));
+    return perMessage;
+  }
+
+  /** (size, variant, baseline, group) -> per-slice differences in us a message. */
+  private final Map<String, List<Double>> cpuDifferences = new java.util.TreeMap<>();
+
+  private void recordCpuDifferences(int size, Map<Variant, Run> slice) {
+    for (Variant baseline : List.of(Variant.RAW, Variant.RAW_LOOP)) {
+      Run base = slice.get(baseline);
+      if (base == null) {
+        continue;
+      }
+      slice.forEach((variant, run) -> {
+        if (variant == baseline || (variant == Variant.RAW && baseline == Variant.RAW_LOOP)) {
+          // (The raw loops against each other: once, trampolined against from the handler.)
+          return;
+        }
+        java.util.Set<String> groups = new java.util.TreeSet<>(run.cpuMicrosPerMessageByGroup().keySet());
+        groups.addAll(base.cpuMicrosPerMessageByGroup().keySet());
+        for (String group : groups) {
+          double difference = run.cpuMicrosPerMessageByGroup().getOrDefault(group, 0.0)
+              - base.cpuMicrosPerMessageByGroup().getOrDefault(group, 0.0);
+          cpuDifferences.computeIfAbsent(String.join("|", String.format(Locale.ROOT, "%08d", size),
+              variant.name(), baseline.name(), group), k -> new ArrayList<>()).add(difference);
+        }
+        cpuDifferences.computeIfAbsent(String.join("|", String.format(Locale.ROOT, "%08d", size),
+            variant.name(), baseline.name(), "all"), k -> new ArrayList<>())
+            .add(run.cpuMicrosPerMessage() - base.cpuMicrosPerMessage());
+      });
+    }
+  }
+
+  /** With -Dbench.cpu=true: where each variant's CPU a message goes, against each baseline. */
+  private String cpuByThreadGroup() {
+    if (cpuDifferences.isEmpty()) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%nCPU a received message by thread"
+        + " group (-Dbench.cpu=true): the sender's turn minus the baseline's turn in the same"
+        + " slice, us, median over slices [95%% CI]. \"Sending loop\": the thread that started the"
+        + " loop, the shared scheduler's and Grizzly's selector (which writes every variant's"
+        + " queued sends).%n%n| message | sender | baseline | group | slices | difference |%n"
+        + "| ---: | --- | --- | --- | ---: | ---: |%n"));
+    cpuDifferences.forEach((key, differences) -> {
+      String[] k = key.split("\\|");
+      double[] sorted = differences.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      int[] ranks = medianConfidenceRanks(sorted.length);
+      b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %+.2f [%+.2f, %+.2f] |%n",
+          sizeLabel(Integer.parseInt(k[0])), k[1], k[2], k[3], sorted.length, median(sorted),
+          sorted[ranks[0]], sorted[ranks[1]]));
+    });
+    return b.toString();
+  }
+
   private static long cpuNanos() {
     return ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
   }
@@ -1175,6 +1296,7 @@ public final class CoreBenchmark {
   private static final long STARTED = System.nanoTime();
   private static final boolean TRACE = Boolean.getBoolean("bench.trace");
   private static final boolean THREADS = Boolean.getBoolean("bench.threads");
+  private static final boolean CPU_BY_GROUP = Boolean.getBoolean("bench.cpu");
 
   private static void trace(String format, Object... args) {
     if (TRACE) {

@@ -23,6 +23,18 @@ final class CoreBenchmarkTest {
   }
 
   @Test
+  void threadGroup_putsEachVariantsSendingLoopTogether() {
+    assertThat(CoreBenchmark.threadGroup("bench-start")).isEqualTo("sending loop");
+    assertThat(CoreBenchmark.threadGroup("keepup-scheduler-2")).isEqualTo("sending loop");
+    assertThat(CoreBenchmark.threadGroup("grizzly-nio-kernel(1) SelectorRunner")).isEqualTo("sending loop");
+    assertThat(CoreBenchmark.threadGroup("HttpClient-1-SelectorManager")).isEqualTo("JDK client");
+    assertThat(CoreBenchmark.threadGroup("HttpClient-1-Worker-0")).isEqualTo("JDK client");
+    assertThat(CoreBenchmark.threadGroup("tyrus-1-thread-3")).isEqualTo("Tyrus pool");
+    assertThat(CoreBenchmark.threadGroup("keepup-ping-1")).isEqualTo("keepup pings");
+    assertThat(CoreBenchmark.threadGroup("main")).isEqualTo("other Java threads");
+  }
+
+  @Test
   void medianConfidenceRanks_matchTheBinomialTable() {
     // 1-based ranks from the binomial distribution: n = 10 -> 2..9, n = 32 -> 10..23,
     // n = 144 -> 60..85 (coverage 97.9%, 98.0% and 96.3%); below 6 the whole range.
