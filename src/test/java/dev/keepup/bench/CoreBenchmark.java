@@ -100,6 +100,13 @@ public final class CoreBenchmark {
   }
 
   public static void main(String[] args) throws Exception {
+    if (CPU_BY_GROUP) {
+      java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+      if (!threads.isThreadCpuTimeSupported()) {
+        throw new IllegalStateException("-Dbench.cpu=true needs per-thread CPU time, which this JVM does not measure");
+      }
+      threads.setThreadCpuTimeEnabled(true);
+    }
     // Many short turns, side by side on each connection (see throughputRound): on a shared
     // 2-core machine a connection's throughput swings by up to 2x for the same sender.
     int rounds = 8;
@@ -614,7 +621,7 @@ public final class CoreBenchmark {
   private Run slice(Variant variant, Session session, Drain client, int size, double seconds)
       throws Exception {
     Map<String, AtomicLong> sendsByThread = new java.util.concurrent.ConcurrentHashMap<>();
-    Map<String, Long> cpuBefore = Map.of();
+    Map<Long, Long> cpuBefore = Map.of();
     if (THREADS) {
       session = countingSendsByThread(session, sendsByThread);
     }
@@ -660,11 +667,12 @@ public final class CoreBenchmark {
     starter.setDaemon(true);
     starter.start();
     Thread.sleep((long) (WARMUP_SECONDS * 1000));
+    if (CPU_BY_GROUP) {
+      // Outside the window: the scan's own cost falls on no variant's figures.
+      cpuBefore = cpuNanosByThread();
+    }
     long m0 = completed.get();
     long r0 = client.messages();
-    if (CPU_BY_GROUP) {
-      cpuBefore = cpuNanosByThreadGroup();
-    }
     long c0 = cpuNanos();
     long t0 = System.nanoTime();
     Thread.sleep((long) (seconds * 1000));
@@ -673,7 +681,7 @@ public final class CoreBenchmark {
     long t1 = System.nanoTime();
     long c1 = cpuNanos();
     Map<String, Double> cpuByGroup = CPU_BY_GROUP
-        ? cpuMicrosPerMessage(cpuBefore, cpuNanosByThreadGroup(), c1 - c0, r1 - r0)
+        ? cpuMicrosPerMessage(cpuBefore, c1 - c0, r1 - r0)
         : Map.of();
     stop.run();
     if (!settled.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -1146,39 +1154,51 @@ public final class CoreBenchmark {
     return "other Java threads";
   }
 
-  /** CPU time so far of the live Java threads, summed by {@link #threadGroup}. */
-  private static Map<String, Long> cpuNanosByThreadGroup() {
+  /** CPU time so far of each live Java thread, by thread id. */
+  private static Map<Long, Long> cpuNanosByThread() {
     java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    Map<String, Long> byGroup = new java.util.TreeMap<>();
-    for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
-      long cpu = info == null ? -1 : threads.getThreadCpuTime(info.getThreadId());
+    Map<Long, Long> byThread = new java.util.HashMap<>();
+    for (long id : threads.getAllThreadIds()) {
+      long cpu = threads.getThreadCpuTime(id);
       if (cpu >= 0) {
-        byGroup.merge(threadGroup(info.getThreadName()), cpu, Long::sum);
+        byThread.put(id, cpu);
       }
     }
-    return byGroup;
+    return byThread;
   }
 
   /**
-   * Each group's CPU over a window, in microseconds a received message; what the process spent
-   * beyond its Java threads (the collector's and compilers' threads, threads that ended within
-   * the window) is "not a Java thread".
+   * Each group's CPU since {@code before}, in microseconds a received message. A thread counts
+   * only the CPU it spent since then (all of it if it started since); what the process spent
+   * beyond its live Java threads (the collector's and compilers' threads, and threads that
+   * ended meanwhile) is "not a Java thread".
    */
-  private static Map<String, Double> cpuMicrosPerMessage(Map<String, Long> before, Map<String, Long> after,
-      long processNanos, long messages) {
-    Map<String, Double> perMessage = new java.util.TreeMap<>();
+  private static Map<String, Double> cpuMicrosPerMessage(Map<Long, Long> before, long processNanos, long messages) {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<String, Long> nanosByGroup = new java.util.TreeMap<>();
     long javaNanos = 0;
-    for (Map.Entry<String, Long> group : after.entrySet()) {
-      long nanos = group.getValue() - before.getOrDefault(group.getKey(), 0L);
-      javaNanos += nanos;
-      perMessage.put(group.getKey(), nanos / 1e3 / Math.max(1, messages));
+    for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+      long cpu = info == null ? -1 : threads.getThreadCpuTime(info.getThreadId());
+      if (cpu >= 0) {
+        long nanos = cpu - before.getOrDefault(info.getThreadId(), 0L);
+        javaNanos += nanos;
+        nanosByGroup.merge(threadGroup(info.getThreadName()), nanos, Long::sum);
+      }
     }
-    perMessage.put("not a Java thread", (processNanos - javaNanos) / 1e3 / Math.max(1, messages));
+    nanosByGroup.put("not a Java thread", processNanos - javaNanos);
+    Map<String, Double> perMessage = new java.util.TreeMap<>();
+    nanosByGroup.forEach((group, nanos) -> perMessage.put(group, messages == 0 ? 0 : nanos / 1e3 / messages));
     return perMessage;
   }
 
-  /** (size, variant, baseline, group) -> per-slice differences in us a message. */
-  private final Map<String, List<Double>> cpuDifferences = new java.util.TreeMap<>();
+  /** One row of the CPU-by-group table: "all" is the whole process. */
+  private record CpuRow(int size, Variant variant, Variant baseline, String group) {}
+
+  /** Per-slice differences in us a message, in the table's order. */
+  private final Map<CpuRow, List<Double>> cpuDifferences = new java.util.TreeMap<>(
+      java.util.Comparator.comparingInt(CpuRow::size).thenComparing(CpuRow::variant)
+          .thenComparing(CpuRow::baseline)
+          .thenComparing(row -> row.group().equals("all") ? "\uffff" : row.group()));
 
   private void recordCpuDifferences(int size, Map<Variant, Run> slice) {
     for (Variant baseline : List.of(Variant.RAW, Variant.RAW_LOOP)) {
@@ -1196,11 +1216,10 @@ public final class CoreBenchmark {
         for (String group : groups) {
           double difference = run.cpuMicrosPerMessageByGroup().getOrDefault(group, 0.0)
               - base.cpuMicrosPerMessageByGroup().getOrDefault(group, 0.0);
-          cpuDifferences.computeIfAbsent(String.join("|", String.format(Locale.ROOT, "%08d", size),
-              variant.name(), baseline.name(), group), k -> new ArrayList<>()).add(difference);
+          cpuDifferences.computeIfAbsent(new CpuRow(size, variant, baseline, group), k -> new ArrayList<>())
+              .add(difference);
         }
-        cpuDifferences.computeIfAbsent(String.join("|", String.format(Locale.ROOT, "%08d", size),
-            variant.name(), baseline.name(), "all"), k -> new ArrayList<>())
+        cpuDifferences.computeIfAbsent(new CpuRow(size, variant, baseline, "all"), k -> new ArrayList<>())
             .add(run.cpuMicrosPerMessage() - base.cpuMicrosPerMessage());
       });
     }
@@ -1217,15 +1236,19 @@ public final class CoreBenchmark {
         + " loop, the shared scheduler's and Grizzly's selector (which writes every variant's"
         + " queued sends).%n%n| message | sender | baseline | group | slices | difference |%n"
         + "| ---: | --- | --- | --- | ---: | ---: |%n"));
-    cpuDifferences.forEach((key, differences) -> {
-      String[] k = key.split("\\|");
+    cpuDifferences.forEach((row, differences) -> {
       double[] sorted = differences.stream().mapToDouble(Double::doubleValue).sorted().toArray();
       int[] ranks = medianConfidenceRanks(sorted.length);
-      b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %+.2f [%+.2f, %+.2f] |%n",
-          sizeLabel(Integer.parseInt(k[0])), k[1], k[2], k[3], sorted.length, median(sorted),
-          sorted[ranks[0]], sorted[ranks[1]]));
+      b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %s [%s, %s] |%n",
+          sizeLabel(row.size()), row.variant().name(), row.baseline().name(), row.group(), sorted.length,
+          signed(median(sorted)), signed(sorted[ranks[0]]), signed(sorted[ranks[1]])));
     });
     return b.toString();
+  }
+
+  /** With a sign, two decimals, and no "-0.00". */
+  private static String signed(double value) {
+    return String.format(Locale.ROOT, "%+.2f", Math.abs(value) < 0.005 ? 0.0 : value);
   }
 
   private static long cpuNanos() {
