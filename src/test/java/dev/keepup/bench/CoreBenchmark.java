@@ -994,12 +994,18 @@ public final class CoreBenchmark {
 
   /** "median [low-high]": the median and its 95% interval ({@link #medianConfidenceRanks}). */
   private static String medianWithInterval(double[] values, int decimals) {
+    String f = "%." + decimals + "f";
+    return medianWithInterval(values, v -> String.format(Locale.ROOT, f, v), "-");
+  }
+
+  /** The same, each number written by {@code format}, the interval's ends joined by {@code between}. */
+  private static String medianWithInterval(double[] values, java.util.function.DoubleFunction<String> format,
+      String between) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     int[] ranks = medianConfidenceRanks(sorted.length);
-    String f = "%." + decimals + "f";
-    return String.format(Locale.ROOT, f + " [" + f + "-" + f + "]", median(sorted),
-        sorted[ranks[0]], sorted[ranks[1]]);
+    return format.apply(median(sorted)) + " [" + format.apply(sorted[ranks[0]]) + between
+        + format.apply(sorted[ranks[1]]) + "]";
   }
 
   /**
@@ -1236,13 +1242,11 @@ public final class CoreBenchmark {
         + " loop, the shared scheduler's and Grizzly's selector (which writes every variant's"
         + " queued sends).%n%n| message | sender | baseline | group | slices | difference |%n"
         + "| ---: | --- | --- | --- | ---: | ---: |%n"));
-    cpuDifferences.forEach((row, differences) -> {
-      double[] sorted = differences.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-      int[] ranks = medianConfidenceRanks(sorted.length);
-      b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %d | %s [%s, %s] |%n",
-          sizeLabel(row.size()), row.variant().name(), row.baseline().name(), row.group(), sorted.length,
-          signed(median(sorted)), signed(sorted[ranks[0]]), signed(sorted[ranks[1]])));
-    });
+    cpuDifferences.forEach((row, differences) -> b.append(String.format(Locale.ROOT,
+        "| %s | %s | %s | %s | %d | %s |%n", sizeLabel(row.size()), row.variant().name(),
+        row.baseline().name(), row.group(), differences.size(),
+        medianWithInterval(differences.stream().mapToDouble(Double::doubleValue).toArray(),
+            CoreBenchmark::signed, ", "))));
     return b.toString();
   }
 

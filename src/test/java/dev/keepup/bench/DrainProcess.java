@@ -187,23 +187,21 @@ final class DrainProcess implements AutoCloseable {
 
   /** Ends a child that left a command unanswered: it is not asked to stop, it is stopped. */
   private void kill() {
-    broken = true;
-    commands.close();
-    process.destroyForcibly();
-    try {
-      process.waitFor(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    end(0);
   }
 
   /** Ends the child: end of input first, which closes its connection; killed if it lingers. */
   @Override
   public void close() {
+    end(5);
+  }
+
+  /** Closes the child's input, gives it {@code graceSeconds} to exit, then kills it. */
+  private void end(int graceSeconds) {
     broken = true;
     commands.close();
     try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+      if (graceSeconds == 0 || !process.waitFor(graceSeconds, TimeUnit.SECONDS)) {
         process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {
